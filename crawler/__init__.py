@@ -1,0 +1,1 @@
+"""sina-finance-hexo: crawls Sina Finance news into Hexo posts."""

@@ -1,0 +1,210 @@
+"""Configuration, read once at start: sections and output from settings/*.yaml,
+overridden by Scrapy settings.  Every problem stops the crawl with a message that
+names the file, the line and the key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from scrapy.settings import BaseSettings
+
+SECTION_KINDS = ("roll",)
+_SECTION_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author", "enabled"}
+_REQUIRED_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author"}
+_OUTPUT_KEYS = {"posts_dir"}
+_SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# Written unquoted in the front matter and used as folder names: keep them plain.
+_UNSAFE_IN_CATEGORY = re.compile(r"[\x00-\x1f/\\:#{}\[\],&*!|>'\"%@`]|^[-?\s]|\s$")
+
+
+class ConfigError(ValueError):
+    """A configuration file or setting is wrong; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    name: str
+    kind: str
+    pageid: str
+    lid: str
+    categories: tuple[str, str, str]
+    author: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConfig:
+    posts_dir: Path
+
+
+def _packaged(name: str) -> tuple[str, str]:
+    resource = resources.files("settings").joinpath(name)
+    return resource.read_text(encoding="utf-8"), f"settings/{name}"
+
+
+def _read(path: str | None, default_name: str) -> tuple[str, str]:
+    if not path:
+        return _packaged(default_name)
+    try:
+        return Path(path).read_text(encoding="utf-8"), str(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from exc
+
+
+def _where(source: str, node: yaml.Node) -> str:
+    return f"{source}:{node.start_mark.line + 1}"
+
+
+def _scalar(node: yaml.Node, source: str, key: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(f"{_where(source, node)}: key '{key}': expected a single value")
+    return yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
+
+
+def _mapping(node: yaml.Node, source: str, allowed: set[str], what: str) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{_where(source, node)}: {what} must be a mapping of keys")
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(f"{_where(source, key_node)}: unknown key '{key}' in {what} (known: {known})")
+        if key in fields:
+            raise ConfigError(f"{_where(source, key_node)}: key '{key}' given twice in {what}")
+        fields[key] = value_node
+    return fields
+
+
+def _text(fields: dict[str, yaml.Node], key: str, source: str) -> str:
+    value = _scalar(fields[key], source, key)
+    if value is None or isinstance(value, bool | list | dict) or not str(value).strip():
+        raise ConfigError(f"{_where(source, fields[key])}: key '{key}': expected a non-empty text")
+    return str(value).strip()
+
+
+def _section(node: yaml.Node, source: str) -> Section:
+    fields = _mapping(node, source, _SECTION_KEYS, "a section")
+    missing = sorted(_REQUIRED_KEYS - fields.keys())
+    if missing:
+        raise ConfigError(f"{_where(source, node)}: section misses key(s): {', '.join(missing)}")
+    section_id = _text(fields, "id", source)
+    if not _SECTION_ID.match(section_id):
+        raise ConfigError(
+            f"{_where(source, fields['id'])}: key 'id': '{section_id}' must be lower-case letters,"
+            " digits, - or _"
+        )
+    kind = _text(fields, "kind", source)
+    if kind not in SECTION_KINDS:
+        raise ConfigError(
+            f"{_where(source, fields['kind'])}: key 'kind': '{kind}' is not one of {', '.join(SECTION_KINDS)}"
+        )
+    categories_node = fields["categories"]
+    if not isinstance(categories_node, yaml.SequenceNode) or len(categories_node.value) != 3:
+        raise ConfigError(
+            f"{_where(source, categories_node)}: key 'categories': expected a list of three names"
+        )
+    categories = []
+    for item in categories_node.value:
+        value = _scalar(item, source, "categories")
+        text = "" if value is None else str(value)
+        if not text or _UNSAFE_IN_CATEGORY.search(text) or text in (".", ".."):
+            raise ConfigError(
+                f"{_where(source, item)}: key 'categories': {text!r} is empty or has a character"
+                " unsafe in YAML or in a path"
+            )
+        categories.append(text)
+    author = _text(fields, "author", source)
+    if _UNSAFE_IN_CATEGORY.search(author):
+        raise ConfigError(
+            f"{_where(source, fields['author'])}: key 'author': {author!r} has a character unsafe in YAML"
+        )
+    enabled = True
+    if "enabled" in fields:
+        enabled = _scalar(fields["enabled"], source, "enabled")
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{_where(source, fields['enabled'])}: key 'enabled': expected true or false")
+    return Section(
+        id=section_id,
+        name=_text(fields, "name", source),
+        kind=kind,
+        pageid=_text(fields, "pageid", source),
+        lid=_text(fields, "lid", source),
+        categories=(categories[0], categories[1], categories[2]),
+        author=author,
+        enabled=enabled,
+    )
+
+
+def parse_sections(text: str, source: str) -> tuple[Section, ...]:
+    root = _compose(text, source)
+    if root is None:
+        raise ConfigError(f"{source}: empty file, expected 'sections:'")
+    fields = _mapping(root, source, {"sections"}, "the file")
+    if "sections" not in fields:
+        raise ConfigError(f"{source}: missing key 'sections'")
+    node = fields["sections"]
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        raise ConfigError(f"{_where(source, node)}: key 'sections': expected a non-empty list")
+    sections = [_section(item, source) for item in node.value]
+    seen: dict[str, Section] = {}
+    for item_node, section in zip(node.value, sections, strict=True):
+        if section.id in seen:
+            raise ConfigError(
+                f"{_where(source, item_node)}: key 'id': section '{section.id}' is defined twice"
+            )
+        seen[section.id] = section
+    return tuple(sections)
+
+
+def parse_output(text: str, source: str) -> dict[str, str]:
+    root = _compose(text, source)
+    if root is None:
+        return {}
+    fields = _mapping(root, source, _OUTPUT_KEYS, "the file")
+    return {key: _text(fields, key, source) for key in fields}
+
+
+def load_sections(settings: BaseSettings) -> tuple[Section, ...]:
+    text, source = _read(settings.get("SINA_SECTIONS_FILE"), "sections.yaml")
+    return parse_sections(text, source)
+
+
+def load_output(settings: BaseSettings) -> OutputConfig:
+    text, source = _read(settings.get("SINA_OUTPUT_FILE"), "output.yaml")
+    values = parse_output(text, source)
+    posts_dir = settings.get("HEXO_POSTS_DIR") or values.get("posts_dir")
+    if not posts_dir:
+        raise ConfigError(f"{source}: no 'posts_dir' and no HEXO_POSTS_DIR setting")
+    return OutputConfig(posts_dir=Path(posts_dir).expanduser().absolute())
+
+
+def select_sections(sections: tuple[Section, ...], wanted: str | None) -> tuple[Section, ...]:
+    """``-a sections=a,b``: those, in sections.yaml order; none given: every enabled one."""
+    if not wanted:
+        return tuple(section for section in sections if section.enabled)
+    ids = [part.strip() for part in wanted.split(",") if part.strip()]
+    known = {section.id for section in sections}
+    unknown = [section_id for section_id in ids if section_id not in known]
+    if unknown:
+        raise ConfigError(
+            f"-a sections: unknown section(s) {', '.join(unknown)}"
+            f" (known: {', '.join(s.id for s in sections)})"
+        )
+    return tuple(section for section in sections if section.id in ids)

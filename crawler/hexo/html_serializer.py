@@ -1,0 +1,183 @@
+"""Serialise a parsed (lexbor) HTML tree as spec §3.5 of the post format says.
+
+The output must read back, through any HTML5 parser, as the same tree: text and
+attribute values are written raw except for the few characters that would change
+the tree (``<`` in text, ``"`` in attributes, an ``&`` that would start a character
+reference).  Raw-text elements and comments are written exactly as parsed.
+"""
+
+from __future__ import annotations
+
+from html.entities import html5 as _NAMED_REFERENCES
+
+from selectolax.lexbor import LexborNode
+
+# dom-serializer's list, which produced the sample posts (no end tag, no slash).
+VOID_ELEMENTS = frozenset(
+    [
+        "area",
+        "base",
+        "basefont",
+        "br",
+        "col",
+        "command",
+        "embed",
+        "frame",
+        "hr",
+        "img",
+        "input",
+        "isindex",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+# Children of these are written exactly as parsed (scripting is on, so noscript too).
+RAW_TEXT_ELEMENTS = frozenset(
+    ["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"]
+)
+# Inside <svg> markup is XML; these SVG elements hold HTML again.
+SVG_HTML_INTEGRATION_POINTS = frozenset({"foreignObject", "desc", "title"})
+
+_LONGEST_REFERENCE = max(map(len, _NAMED_REFERENCES))
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _c1_replacements() -> dict[int, str]:
+    """HTML5's numeric-reference table: C1 code points read as windows-1252."""
+    table = {}
+    for code in range(0x80, 0xA0):
+        try:
+            table[code] = bytes([code]).decode("cp1252")
+        except UnicodeDecodeError:  # 0x81 0x8D 0x8F 0x90 0x9D have no replacement
+            continue
+    return table
+
+
+C1_TABLE = _c1_replacements()
+# Every C0 control except LF and CR (so TAB too) is deleted from the body.
+C0_DELETE_TABLE = {code: None for code in range(0x20) if code not in (0x0A, 0x0D)}
+
+
+def starts_character_reference(text: str, amp: int, in_attribute: bool) -> bool:
+    """Would the HTML5 tokenizer read ``text[amp]`` (an ``&``) as a reference?"""
+    following = text[amp + 1 : amp + 2]
+    if following == "#":
+        marker = text[amp + 2 : amp + 3]
+        if marker in ("x", "X"):
+            return text[amp + 3 : amp + 4] in _HEX_DIGITS and amp + 3 < len(text)
+        return marker.isascii() and marker.isdigit()
+    if following not in _ASCII_ALNUM:
+        return False
+    for length in range(min(_LONGEST_REFERENCE, len(text) - amp - 1), 0, -1):
+        name = text[amp + 1 : amp + 1 + length]
+        if name in _NAMED_REFERENCES:
+            if in_attribute and not name.endswith(";"):
+                after = text[amp + 1 + length : amp + 2 + length]
+                # Legacy references without ";" are not expanded in attributes
+                # when followed by "=" or an alphanumeric (HTML5 §13.2.5.73).
+                if after == "=" or (after != "" and after in _ASCII_ALNUM):
+                    return False
+            return True
+    return False
+
+
+def _escape_ampersands(text: str, in_attribute: bool) -> str:
+    if "&" not in text:
+        return text
+    parts = []
+    start = 0
+    position = text.find("&")
+    while position != -1:
+        if starts_character_reference(text, position, in_attribute):
+            parts.append(text[start:position])
+            parts.append("&amp;")
+            start = position + 1
+        position = text.find("&", position + 1)
+    parts.append(text[start:])
+    return "".join(parts)
+
+
+def escape_text(text: str, *, final: bool = True) -> str:
+    text = _escape_ampersands(text, in_attribute=False).replace("<", "&lt;")
+    return text.translate(C1_TABLE) if final else text
+
+
+def escape_attribute(value: str, *, final: bool = True) -> str:
+    value = _escape_ampersands(value, in_attribute=True).replace('"', "&quot;")
+    return value.translate(C1_TABLE) if final else value
+
+
+class TreeSerializer:
+    """Writes the children of a node.
+
+    ``final=False`` gives the exact round-trip form used to hand a subtree to a
+    fresh document parse; ``final=True`` also applies the C1 replacement of the
+    post format (C0 deletion is applied by the caller over the whole body).
+    """
+
+    def __init__(self, final: bool = True) -> None:
+        self.final = final
+
+    def children(self, node: LexborNode) -> str:
+        out: list[str] = []
+        self._children(node, out, xml=False)
+        return "".join(out)
+
+    def _children(self, node: LexborNode, out: list[str], xml: bool) -> None:
+        child = node.first_child
+        raw_parent = not xml and node.tag in RAW_TEXT_ELEMENTS
+        while child is not None:
+            tag = child.tag
+            if tag == "-text":
+                text = child.text_content or ""
+                out.append(text if raw_parent else escape_text(text, final=self.final))
+            elif tag == "-comment":
+                out.append(child.html or "<!---->")  # comment data verbatim
+            elif child.is_element_node:
+                self._element(child, tag, out, xml)
+            child = child.next
+
+    def _element(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:
+        if tag == "svg":
+            xml = True
+        elif xml and tag in SVG_HTML_INTEGRATION_POINTS:
+            # The element itself is SVG (XML), its content is HTML again.
+            self._open_tag(node, tag, out, xml=True)
+            if node.first_child is None:
+                out[-1] = out[-1][:-1] + "/>"
+                return
+            self._children(node, out, xml=False)
+            out.append(f"</{tag}>")
+            return
+        self._open_tag(node, tag, out, xml)
+        if xml:
+            if node.first_child is None:
+                out[-1] = out[-1][:-1] + "/>"
+                return
+        elif tag in VOID_ELEMENTS:
+            return
+        if tag == "template":
+            # A template's content lives in a separate fragment, not in the tree.
+            for fragment in node.template_fragments():
+                if fragment.parent is not None and fragment.parent.mem_id == node.mem_id:
+                    self._children(fragment, out, xml)
+        self._children(node, out, xml)
+        out.append(f"</{tag}>")
+
+    def _open_tag(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:
+        parts = ["<", tag]
+        for name, value in node.attributes.items():
+            if value:
+                parts.append(f' {name}="{escape_attribute(value, final=self.final)}"')
+            elif xml:
+                parts.append(f' {name}=""')
+            else:
+                parts.append(f" {name}")
+        parts.append(">")
+        out.append("".join(parts))

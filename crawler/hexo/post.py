@@ -1,0 +1,37 @@
+"""Rendering a post: the exact bytes of spec §1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crawler.hexo.fields import yaml_quote
+
+# Keeps Hexo's Nunjucks from reading article text as template tags.
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+
+
+@dataclass(frozen=True, slots=True)
+class PostContent:
+    title: str
+    categories: Sequence[str]
+    author: str
+    date: str  # RFC 1123, GMT
+    headimg: str | None  # as written in BODY; None leaves out headimg/thumbnail
+    body: str
+
+
+def render_post(post: PostContent) -> str:
+    lines = ["", "---", f"title: {yaml_quote(post.title)}", "categories: "]
+    lines += [f" - {category}" for category in post.categories]
+    if post.headimg:
+        lines.append(f"headimg: {yaml_quote(post.headimg)}")
+    lines += [f"author: {post.author}", "comments: false", f"date: {post.date}"]
+    if post.headimg:
+        lines.append(f"thumbnail: {yaml_quote(post.headimg)}")
+    lines += ["---", "", "<div>   ", post.body + "  ", "</div>", " " * 12]
+    return "\n".join(lines).translate(_BRACES)
+
+
+def render_post_bytes(post: PostContent) -> bytes:
+    return render_post(post).encode("utf-8")

@@ -1,0 +1,26 @@
+"""The item: one Sina article, ready to be written as a Hexo post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ArticleItem:
+    publishid: str | None = None  # doc-i<publishid>.shtml; the article's identity
+    docid: str | None = None  # roll API docid, "comos:<publishid>"
+    url: str | None = None  # the URL the page was fetched from
+    section: str | None = None  # id of the section (settings/sections.yaml)
+    title: str | None = None
+    date: str | None = None  # ISO 8601, UTC: 2022-01-24T11:02:07Z
+    media: str | None = None  # source (API media_name, else the page)
+    editor: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    summary: str | None = None  # roll API "intro"
+    categories: list[str] = field(default_factory=list)
+    author: str | None = None
+    headimg: str | None = None  # first body image, as written in the body
+    image_urls: list[str] = field(default_factory=list)
+    body_html: str | None = None  # BODY of the post format
+    mtime: int | None = None  # roll API mtime (unix seconds)
+    path: str | None = None  # post path relative to HEXO_POSTS_DIR (set when written)

@@ -1,0 +1,43 @@
+"""Scrapy settings of sina-finance-hexo.  Every project setting is documented in
+README.md ("Settings"); any of them can be overridden with ``-s NAME=value``."""
+
+BOT_NAME = "sina_finance_hexo"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- Project settings (read once into crawler.config at start) -------------------
+# None: take the value from settings/output.yaml (posts_dir: output/source/_posts).
+HEXO_POSTS_DIR = None
+SINA_SECTIONS_FILE = None  # None: the packaged settings/sections.yaml
+SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
+
+ITEM_PIPELINES = {"crawler.pipelines.hexo_posts.HexoPostsPipeline": 500}
+
+# --- Network: the standard path, polite by default -------------------------------
+# A real browser's User-Agent (Sina serves browsers) that still says who we are.
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 sina-finance-hexo/0.1"
+)
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
+}
+ROBOTSTXT_OBEY = True
+HTTPPROXY_ENABLED = True  # http_proxy / https_proxy / no_proxy are honoured
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25  # the floor under AutoThrottle's delay, per host
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
+
+TELNETCONSOLE_ENABLED = False
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

@@ -1,0 +1,1 @@
+"""YAML configuration shipped with the project (package data, read by crawler.config)."""

@@ -1,0 +1,77 @@
+"""Run real Hexo (tests/hexo/load_posts.js) over a folder of posts.
+
+Hexo is installed with ``npm ci --prefix tests/hexo``; see tests/hexo/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+HEXO_DIR = Path(__file__).resolve().parents[1] / "hexo"
+LOAD_POSTS_JS = HEXO_DIR / "load_posts.js"
+INSTALL_HINT = "run `npm ci --prefix tests/hexo` from the repository root"
+_REQUIRED_PACKAGES = ("hexo", "hexo-renderer-marked")
+
+
+def hexo_installed() -> bool:
+    """True when node is on PATH and tests/hexo/node_modules holds Hexo and its renderer."""
+    if shutil.which("node") is None:
+        return False
+    modules = HEXO_DIR / "node_modules"
+    return all(
+        (modules / name / "package.json").is_file() for name in _REQUIRED_PACKAGES
+    )
+
+
+def not_installed_message() -> str:
+    if shutil.which("node") is None:
+        return f"`node` is not on PATH: install Node.js (>= 18), then {INSTALL_HINT}"
+    return f"Hexo is not installed in {HEXO_DIR / 'node_modules'}: {INSTALL_HINT}"
+
+
+def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
+    """Load every ``*.md`` under ``posts_dir`` with Hexo in one node run.
+
+    Returns one dict per post, sorted by ``source`` (the path relative to
+    ``source/_posts``, forward slashes), with ``title``, ``date`` (ISO 8601 UTC),
+    ``categories`` (names, root first) and ``raw_has_content``.
+    Raises RuntimeError (with Hexo's stderr) when Hexo fails or is not installed.
+    """
+    if not hexo_installed():
+        raise RuntimeError(not_installed_message())
+    node = shutil.which("node")
+    assert node is not None
+    env = {**os.environ, "TZ": "UTC"}
+    try:
+        proc = subprocess.run(
+            [node, str(LOAD_POSTS_JS), str(Path(posts_dir).resolve())],
+            cwd=HEXO_DIR,
+            env=env,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(
+            f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}"
+        ) from exc
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"Hexo failed to load {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}"
+        )
+    try:
+        posts = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(
+            f"load_posts.js printed no valid JSON ({exc}):\n"
+            f"stdout: {proc.stdout[:2000]!r}\nstderr: {proc.stderr.strip()}"
+        ) from exc
+    if not isinstance(posts, list):
+        msg = f"load_posts.js printed {type(posts).__name__}, expected a list"
+        raise RuntimeError(msg)  # noqa: TRY004 - callers catch one exception type
+    return posts
