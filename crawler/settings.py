@@ -11,7 +11,10 @@ HEXO_POSTS_DIR = None
 SINA_SECTIONS_FILE = None  # None: the packaged settings/sections.yaml
 SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
 
+SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON
+
 ITEM_PIPELINES = {"crawler.pipelines.hexo_posts.HexoPostsPipeline": 500}
+EXTENSIONS = {"crawler.extensions.RunSummary": 500}
 
 # --- Network: the standard path, polite by default -------------------------------
 # A real browser's User-Agent (Sina serves browsers) that still says who we are.

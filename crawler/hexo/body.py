@@ -53,9 +53,6 @@ def _apply_rules(body: LexborNode, base: str) -> list[str]:
     sources = []
     for img in body.css("img"):
         attrs = img.attrs
-        for name in REMOVED_IMG_ATTRIBUTES:
-            if name in attrs:
-                del attrs[name]
         src = img.attributes.get("src")
         if not src:
             lazy = _lazy_image_source(img)
@@ -66,6 +63,10 @@ def _apply_rules(body: LexborNode, base: str) -> list[str]:
             attrs["src"] = src
             sources.append(src)
         attrs["referrerpolicy"] = "no-referrer"
+        # Removed last: the lazy-src scan above sees them too (§3.4, as RSSHub did).
+        for name in REMOVED_IMG_ATTRIBUTES:
+            if name in attrs:
+                del attrs[name]
     return sources
 
 

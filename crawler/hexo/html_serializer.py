@@ -104,11 +104,15 @@ def _escape_ampersands(text: str, in_attribute: bool) -> str:
 
 
 def escape_text(text: str, *, final: bool = True) -> str:
+    if final:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
+        text = text.translate(C0_DELETE_TABLE)
     text = _escape_ampersands(text, in_attribute=False).replace("<", "&lt;")
     return text.translate(C1_TABLE) if final else text
 
 
 def escape_attribute(value: str, *, final: bool = True) -> str:
+    if final:
+        value = value.translate(C0_DELETE_TABLE)
     value = _escape_ampersands(value, in_attribute=True).replace('"', "&quot;")
     return value.translate(C1_TABLE) if final else value
 
@@ -136,6 +140,11 @@ class TreeSerializer:
             tag = child.tag
             if tag == "-text":
                 text = child.text_content or ""
+                # Adjacent text nodes (left by a removed <script>) read back as one:
+                # escape them as one, or "&co" + "py;" would read back as "&copy;".
+                while child.next is not None and child.next.tag == "-text":
+                    child = child.next
+                    text += child.text_content or ""
                 out.append(text if raw_parent else escape_text(text, final=self.final))
             elif tag == "-comment":
                 out.append(child.html or "<!---->")  # comment data verbatim

@@ -1,0 +1,79 @@
+"""Run summary: one log line at the end of every crawl (what a scheduler's log
+shows), and optionally the final stats as JSON (setting SINA_STATS_FILE)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+def summarise(stats: dict[str, Any]) -> str:
+    posts = {
+        key.rsplit("/", 1)[1]: value
+        for key, value in stats.items()
+        if key.count("/") == 2 and key.startswith("sina/posts/")
+    }
+    skipped = {
+        key[len("sina/skipped/") :]: value for key, value in stats.items() if key.startswith("sina/skipped/")
+    }
+    failed = {
+        key[len("sina/posts/failed/") :]: value
+        for key, value in stats.items()
+        if key.startswith("sina/posts/failed/")
+    }
+    roll_failed = {
+        key[len("sina/roll/failed/") :]: value
+        for key, value in stats.items()
+        if key.startswith("sina/roll/failed/")
+    }
+
+    def listing(values: dict[str, Any]) -> str:
+        return ", ".join(f"{key}={values[key]}" for key in sorted(values)) or "none"
+
+    return (
+        f"new={posts.get('written', 0)} updated={posts.get('updated', 0)} "
+        f"unchanged={posts.get('unchanged', 0)}; skipped: {listing(skipped)}; "
+        f"failed: {listing(failed)}; roll API failures: {listing(roll_failed)}"
+    )
+
+
+class RunSummary:
+    def __init__(self, crawler: Crawler, stats_file: str | None) -> None:
+        self.crawler = crawler
+        self.stats_file = Path(stats_file) if stats_file else None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunSummary:
+        extension = cls(crawler, crawler.settings.get("SINA_STATS_FILE"))
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats.get_stats()
+        logger.info("Run summary (%s): %s", reason, summarise(stats))
+        if self.stats_file is not None:
+            self._write_stats({**stats, "finish_reason": reason})
+
+    def _write_stats(self, stats: dict[str, Any]) -> None:
+        def default(value: Any) -> str:
+            return value.isoformat() if isinstance(value, datetime) else str(value)
+
+        self.stats_file.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".stats-", dir=self.stats_file.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(stats, out, ensure_ascii=False, indent=1, sort_keys=True, default=default)
+        os.replace(temp, self.stats_file)
