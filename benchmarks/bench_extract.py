@@ -30,7 +30,15 @@ from crawler.sina.article_page import decode_page  # noqa: E402
 from crawler.sina.roll_api import roll_item  # noqa: E402
 from crawler.sina.urls import article_request_url  # noqa: E402
 
-SECTION = Section("china", "国内滚动", "roll", "155", "1686", ("金融", "新浪财经", "新浪财经－国內"), "新浪财经")
+SECTION = Section(
+    id="china",
+    name="国内滚动",
+    kind="roll",
+    pageid="155",
+    lid="1686",
+    categories=("金融", "新浪财经", "新浪财经－国內"),
+    author="新浪财经",
+)
 
 
 def best_of(function, repeat: int) -> float:

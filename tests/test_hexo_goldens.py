@@ -18,11 +18,7 @@ import pytest
 from tests.support.hexo import hexo_installed, load_with_hexo, not_installed_message
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-CASES = (
-    sorted(p.name for p in CORPUS.iterdir() if (p / "expected.md").is_file())
-    if CORPUS.is_dir()
-    else []
-)
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.md").is_file()) if CORPUS.is_dir() else []
 CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
 
 
@@ -86,9 +82,7 @@ def test_golden_post_loads_in_hexo(case: str, request: pytest.FixtureRequest) ->
     _require_hexo()  # a FAILED test with the install hint, not a setup error
     golden_posts: dict[str, dict] = request.getfixturevalue("golden_posts")
     rel, item = _read_case(case)
-    assert rel in golden_posts, (
-        f"Hexo has no post {rel!r}; it has {sorted(golden_posts)}"
-    )
+    assert rel in golden_posts, f"Hexo has no post {rel!r}; it has {sorted(golden_posts)}"
     post = golden_posts[rel]
 
     assert post["title"] == spec_title(item["title"])
@@ -112,9 +106,7 @@ def _hand_made_post(title: str, intime: int) -> str:
     return (
         "\n---\n"
         f"title: {spec_quote(spec_title(title))}\n"
-        "categories: \n"
-        + "".join(f" - {c}\n" for c in CATEGORIES)
-        + "author: 新浪财经\n"
+        "categories: \n" + "".join(f" - {c}\n" for c in CATEGORIES) + "author: 新浪财经\n"
         "comments: false\n"
         f"date: {formatdate(intime, usegmt=True)}\n"
         "---\n\n<div>   \n<p>正文 &#123;&#123; x &#125;&#125;</p>  \n</div>\n            "

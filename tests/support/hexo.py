@@ -22,9 +22,7 @@ def hexo_installed() -> bool:
     if shutil.which("node") is None:
         return False
     modules = HEXO_DIR / "node_modules"
-    return all(
-        (modules / name / "package.json").is_file() for name in _REQUIRED_PACKAGES
-    )
+    return all((modules / name / "package.json").is_file() for name in _REQUIRED_PACKAGES)
 
 
 def not_installed_message() -> str:
@@ -57,9 +55,7 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(
-            f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}"
-        ) from exc
+        raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}") from exc
     if proc.returncode != 0:
         raise RuntimeError(
             f"Hexo failed to load {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}"
@@ -73,5 +69,5 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
         ) from exc
     if not isinstance(posts, list):
         msg = f"load_posts.js printed {type(posts).__name__}, expected a list"
-        raise RuntimeError(msg)  # noqa: TRY004 - callers catch one exception type
+        raise RuntimeError(msg)
     return posts
