@@ -1,0 +1,116 @@
+"""settings/*.yaml: read once, typed, and every mistake named by file, line and key."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.settings import Settings
+
+from crawler.config import ConfigError, load_output, load_sections, parse_sections, select_sections
+from crawler.spiders.sina_finance import SpiderArguments
+
+GOOD = """\
+sections:
+  - id: china
+    name: 国内滚动
+    kind: roll
+    pageid: 155
+    lid: "1686"
+    categories: [金融, 新浪财经, 新浪财经－国內]
+    author: 新浪财经
+  - id: macro
+    name: 宏观经济
+    kind: roll
+    pageid: "155"
+    lid: "1687"
+    categories: [金融, 新浪财经, 新浪财经－宏观经济]
+    author: 新浪财经
+    enabled: false
+"""
+
+
+def test_packaged_sections() -> None:
+    sections = load_sections(Settings())
+    china = sections[0]
+    assert (china.id, china.pageid, china.lid) == ("china", "155", "1686")
+    assert china.categories == ("金融", "新浪财经", "新浪财经－国內")
+    assert [ord(ch) for ch in china.categories[2][-3:]] == [0xFF0D, 0x56FD, 0x5167]
+    assert china.author == "新浪财经"
+    lids = {(section.pageid, section.lid) for section in sections}
+    for lid in ("1687", "1688", "1689", "1690", "3231"):
+        assert ("155", lid) in lids
+    for lid in ("2519", "2671", "2672", "2673", "2674", "2675", "2676", "2487"):
+        assert ("384", lid) in lids
+    thirds = [section.categories[2] for section in sections]
+    assert len(set(thirds)) == len(thirds), "each section has its own third category"
+
+
+def test_sections_parse_and_select() -> None:
+    sections = parse_sections(GOOD, "s.yaml")
+    assert sections[0].pageid == "155"  # numbers are read as text
+    assert [s.id for s in select_sections(sections, None)] == ["china"]  # macro disabled
+    assert [s.id for s in select_sections(sections, "macro,china")] == ["china", "macro"]  # yaml order
+    with pytest.raises(ConfigError, match="unknown section"):
+        select_sections(sections, "china,nope")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            GOOD.replace("    author: 新浪财经\n  - id: macro", "    autor: x\n  - id: macro"),
+            "s.yaml:8: unknown key 'autor'",
+        ),
+        (GOOD + "  - id: china\n", "s.yaml:17: section misses key"),
+        (
+            GOOD.replace("kind: roll\n    pageid: 155", "kind: rss\n    pageid: 155"),
+            "s.yaml:4: key 'kind': 'rss'",
+        ),
+        (GOOD.replace("[金融, 新浪财经, 新浪财经－国內]", "[金融, 新浪财经]"), "s.yaml:7: key 'categories'"),
+        (
+            GOOD.replace("[金融, 新浪财经, 新浪财经－国內]", "[金融, 新浪财经, a/b]"),
+            "s.yaml:7: key 'categories'",
+        ),
+        (
+            GOOD.replace("[金融, 新浪财经, 新浪财经－国內]", "[金融, 新浪财经, '{x}']"),
+            "s.yaml:7: key 'categories'",
+        ),
+        (GOOD.replace("enabled: false", "enabled: maybe"), "s.yaml:16: key 'enabled'"),
+        (GOOD.replace("id: macro", "id: china"), "s.yaml:9: key 'id': section 'china' is defined twice"),
+        (GOOD.replace("id: macro", "id: Macro!"), "s.yaml:9: key 'id'"),
+        ("sections:\n  - id: [x\n", "s.yaml:3: invalid YAML"),
+        ("sektions: []\n", "s.yaml:1: unknown key 'sektions'"),
+        ("", "s.yaml: empty file"),
+    ],
+)
+def test_sections_errors_name_file_line_and_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_sections(text, "s.yaml")
+    assert message in str(error.value)
+
+
+def test_output_defaults_and_override(tmp_path) -> None:
+    assert load_output(Settings()).posts_dir.parts[-3:] == ("output", "source", "_posts")
+    assert load_output(Settings({"HEXO_POSTS_DIR": str(tmp_path / "p")})).posts_dir == tmp_path / "p"
+    own = tmp_path / "output.yaml"
+    own.write_text("posts_dir: /srv/blog/source/_posts\n", encoding="utf-8")
+    assert str(load_output(Settings({"SINA_OUTPUT_FILE": str(own)})).posts_dir) == "/srv/blog/source/_posts"
+    own.write_text("post_dir: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"output.yaml:1: unknown key 'post_dir'"):
+        load_output(Settings({"SINA_OUTPUT_FILE": str(own)}))
+
+
+def test_missing_sections_file_is_named(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read"):
+        load_sections(Settings({"SINA_SECTIONS_FILE": str(tmp_path / "nope.yaml")}))
+
+
+def test_spider_arguments() -> None:
+    args = SpiderArguments.parse("china", "3", "2026-09-21")
+    assert (args.sections, args.pages, str(args.since)) == ("china", 3, "2026-09-21")
+    assert args.since_timestamp == 1790006400 - 86400  # 2026-09-21 00:00 Beijing
+    assert SpiderArguments.parse(None, 1, None).since_timestamp is None
+    for pages in ("0", "x", "-1"):
+        with pytest.raises(ConfigError, match="-a pages"):
+            SpiderArguments.parse(None, pages, None)
+    with pytest.raises(ConfigError, match="-a since"):
+        SpiderArguments.parse(None, 1, "21/09/2026")
