@@ -177,6 +177,11 @@ IMAGES = {
         '<img data-src=" //n.sinaimg.cn/a.jpg " alt="">',
         f'<img data-src=" //n.sinaimg.cn/a.jpg " alt src="https://n.sinaimg.cn/a.jpg" {NO_REFERRER}>',
     ),
+    # Trimmed like JavaScript's trim(): &nbsp; / U+3000 too, which the URL parser keeps.
+    "lazy-src-trimmed-of-unicode-spaces": (
+        '<img data-src="&nbsp;//n.sinaimg.cn/a.png\u3000">',
+        f'<img data-src="\u00a0//n.sinaimg.cn/a.png\u3000" src="https://n.sinaimg.cn/a.png" {NO_REFERRER}>',
+    ),
     "lazy-src-first-attribute-in-order-wins": (
         '<img alt="photo.gif" data-src="a.png">',
         f'<img alt="photo.gif" data-src="a.png" src="{ARTICLE_DIR}photo.gif" {NO_REFERRER}>',

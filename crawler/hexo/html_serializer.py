@@ -122,7 +122,8 @@ class TreeSerializer:
 
     ``final=False`` gives the exact round-trip form used to hand a subtree to a
     fresh document parse; ``final=True`` also applies the C1 replacement of the
-    post format (C0 deletion is applied by the caller over the whole body).
+    post format and deletes C0 controls from text and attribute values before
+    escaping them (the caller deletes them over the whole body, comments included).
     """
 
     def __init__(self, final: bool = True) -> None:
