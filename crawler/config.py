@@ -16,7 +16,8 @@ from scrapy.settings import BaseSettings
 SECTION_KINDS = ("roll",)
 _SECTION_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author", "enabled"}
 _REQUIRED_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author"}
-_OUTPUT_KEYS = {"posts_dir"}
+_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images"}
+IMAGE_MODES = ("remote", "local")
 _SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Written unquoted in the front matter and used as folder names: keep them plain.
 _UNSAFE_IN_CATEGORY = re.compile(r"[\x00-\x1f/\\:#{}\[\],&*!|>'\"%@`]|^[-?\s]|\s$")
@@ -41,6 +42,11 @@ class Section:
 @dataclass(frozen=True, slots=True)
 class OutputConfig:
     posts_dir: Path
+    state_db: Path | None = None
+    manifest: Path | None = None
+    images: str = "remote"
+    fsync: bool = True
+    lock_wait: float = 60.0
 
 
 def _packaged(name: str) -> tuple[str, str]:
@@ -107,8 +113,7 @@ def _section(node: yaml.Node, source: str) -> Section:
     section_id = _text(fields, "id", source)
     if not _SECTION_ID.match(section_id):
         raise ConfigError(
-            f"{_where(source, fields['id'])}: key 'id': '{section_id}' must be lower-case letters,"
-            " digits, - or _"
+            f"{_where(source, fields['id'])}: key 'id': '{section_id}' must be lower-case letters, digits, - or _"
         )
     kind = _text(fields, "kind", source)
     if kind not in SECTION_KINDS:
@@ -117,9 +122,7 @@ def _section(node: yaml.Node, source: str) -> Section:
         )
     categories_node = fields["categories"]
     if not isinstance(categories_node, yaml.SequenceNode) or len(categories_node.value) != 3:
-        raise ConfigError(
-            f"{_where(source, categories_node)}: key 'categories': expected a list of three names"
-        )
+        raise ConfigError(f"{_where(source, categories_node)}: key 'categories': expected a list of three names")
     categories = []
     for item in categories_node.value:
         value = _scalar(item, source, "categories")
@@ -166,9 +169,7 @@ def parse_sections(text: str, source: str) -> tuple[Section, ...]:
     seen: dict[str, Section] = {}
     for item_node, section in zip(node.value, sections, strict=True):
         if section.id in seen:
-            raise ConfigError(
-                f"{_where(source, item_node)}: key 'id': section '{section.id}' is defined twice"
-            )
+            raise ConfigError(f"{_where(source, item_node)}: key 'id': section '{section.id}' is defined twice")
         seen[section.id] = section
     return tuple(sections)
 
@@ -187,12 +188,43 @@ def load_sections(settings: BaseSettings) -> tuple[Section, ...]:
 
 
 def load_output(settings: BaseSettings) -> OutputConfig:
-    text, source = _read(settings.get("SINA_OUTPUT_FILE"), "output.yaml")
-    values = parse_output(text, source)
-    posts_dir = settings.get("HEXO_POSTS_DIR") or values.get("posts_dir")
-    if not posts_dir:
-        raise ConfigError(f"{source}: no 'posts_dir' and no HEXO_POSTS_DIR setting")
-    return OutputConfig(posts_dir=Path(posts_dir).expanduser().absolute())
+    """Output locations: Scrapy settings first, then settings/output.yaml."""
+    packaged_text, packaged_source = _packaged("output.yaml")
+    values = parse_output(packaged_text, packaged_source)  # defaults for keys a user file leaves out
+    source = packaged_source
+    if settings.get("SINA_OUTPUT_FILE"):
+        text, source = _read(settings.get("SINA_OUTPUT_FILE"), "output.yaml")
+        values.update(parse_output(text, source))
+
+    def path(setting: str, key: str) -> Path:
+        value = settings.get(setting) or values.get(key)
+        if not value:
+            raise ConfigError(f"{source}: no '{key}' and no {setting} setting")
+        return Path(value).expanduser().absolute()
+
+    posts_dir = path("HEXO_POSTS_DIR", "posts_dir")
+    state_db = path("STATE_DB", "state_db")
+    manifest = path("MANIFEST", "manifest")
+    for name, location in (("STATE_DB", state_db), ("MANIFEST", manifest)):
+        if location.is_relative_to(posts_dir):
+            raise ConfigError(f"{name}={location} is inside HEXO_POSTS_DIR={posts_dir}: Hexo would publish it")
+    if state_db == manifest:
+        raise ConfigError(f"STATE_DB and MANIFEST are the same file: {state_db}")
+    images = str(settings.get("HEXO_IMAGES") or values.get("images") or "remote")
+    if images not in IMAGE_MODES:
+        raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    try:
+        lock_wait = settings.getfloat("SINA_LOCK_WAIT", 60.0)
+    except ValueError:
+        raise ConfigError(f"SINA_LOCK_WAIT={settings.get('SINA_LOCK_WAIT')!r}: expected seconds") from None
+    return OutputConfig(
+        posts_dir=posts_dir,
+        state_db=state_db,
+        manifest=manifest,
+        images=images,
+        fsync=settings.getbool("HEXO_FSYNC", True),
+        lock_wait=lock_wait,
+    )
 
 
 def select_sections(sections: tuple[Section, ...], wanted: str | None) -> tuple[Section, ...]:
@@ -204,7 +236,6 @@ def select_sections(sections: tuple[Section, ...], wanted: str | None) -> tuple[
     unknown = [section_id for section_id in ids if section_id not in known]
     if unknown:
         raise ConfigError(
-            f"-a sections: unknown section(s) {', '.join(unknown)}"
-            f" (known: {', '.join(s.id for s in sections)})"
+            f"-a sections: unknown section(s) {', '.join(unknown)} (known: {', '.join(s.id for s in sections)})"
         )
     return tuple(section for section in sections if section.id in ids)

@@ -26,26 +26,22 @@ def summarise(stats: dict[str, Any]) -> str:
         for key, value in stats.items()
         if key.count("/") == 2 and key.startswith("sina/posts/")
     }
-    skipped = {
-        key[len("sina/skipped/") :]: value for key, value in stats.items() if key.startswith("sina/skipped/")
-    }
+    skipped = {key[len("sina/skipped/") :]: value for key, value in stats.items() if key.startswith("sina/skipped/")}
     failed = {
-        key[len("sina/posts/failed/") :]: value
-        for key, value in stats.items()
-        if key.startswith("sina/posts/failed/")
+        key[len("sina/posts/failed/") :]: value for key, value in stats.items() if key.startswith("sina/posts/failed/")
     }
     roll_failed = {
-        key[len("sina/roll/failed/") :]: value
-        for key, value in stats.items()
-        if key.startswith("sina/roll/failed/")
+        key[len("sina/roll/failed/") :]: value for key, value in stats.items() if key.startswith("sina/roll/failed/")
     }
 
     def listing(values: dict[str, Any]) -> str:
         return ", ".join(f"{key}={values[key]}" for key in sorted(values)) or "none"
 
+    known = int(stats.get("sina/articles/known", 0))
+    unchanged = int(posts.get("unchanged", 0)) + known
     return (
-        f"new={posts.get('written', 0)} updated={posts.get('updated', 0)} "
-        f"unchanged={posts.get('unchanged', 0)}; skipped: {listing(skipped)}; "
+        f"new={posts.get('new', 0)} updated={posts.get('updated', 0)} "
+        f"unchanged={unchanged} (not fetched: {known}); skipped: {listing(skipped)}; "
         f"failed: {listing(failed)}; roll API failures: {listing(roll_failed)}"
     )
 

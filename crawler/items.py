@@ -21,6 +21,7 @@ class ArticleItem:
     author: str | None = None
     headimg: str | None = None  # first body image, as written in the body
     image_urls: list[str] = field(default_factory=list)
+    image_files: list[dict[str, str]] = field(default_factory=list)  # HEXO_IMAGES=local
     body_html: str | None = None  # BODY of the post format
     mtime: int | None = None  # roll API mtime (unix seconds)
     path: str | None = None  # post path relative to HEXO_POSTS_DIR (set when written)

@@ -11,9 +11,18 @@ HEXO_POSTS_DIR = None
 SINA_SECTIONS_FILE = None  # None: the packaged settings/sections.yaml
 SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
 
+STATE_DB = None  # None: state_db of settings/output.yaml (output/state.sqlite)
+MANIFEST = None  # None: manifest of settings/output.yaml (output/manifest.jsonl)
+HEXO_IMAGES = None  # None: images of settings/output.yaml ("remote"); or "local"
+HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
+SINA_LOCK_WAIT = 60  # seconds a run waits for another run on the same posts folder
 SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON
 
-ITEM_PIPELINES = {"crawler.pipelines.hexo_posts.HexoPostsPipeline": 500}
+ITEM_PIPELINES = {
+    "crawler.pipelines.post_paths.PostPathPipeline": 100,
+    "crawler.pipelines.local_images.LocalImagesPipeline": 200,  # only when HEXO_IMAGES=local
+    "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
+}
 EXTENSIONS = {"crawler.extensions.RunSummary": 500}
 
 # --- Network: the standard path, polite by default -------------------------------
@@ -39,6 +48,8 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
 
 TELNETCONSOLE_ENABLED = False

@@ -144,9 +144,7 @@ HREFS = {
 
 @pytest.mark.parametrize(("href", "resolved"), HREFS.values(), ids=HREFS.keys())
 def test_href_resolution(href: str, resolved: str) -> None:
-    assert body(f'<a href="{href}" target="_blank">链接</a>') == (
-        f'<a href="{resolved}" target="_blank">链接</a>'
-    )
+    assert body(f'<a href="{href}" target="_blank">链接</a>') == (f'<a href="{resolved}" target="_blank">链接</a>')
 
 
 def test_http_article_url_upgraded_before_resolving() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, files_under, run_crawl
 from tests.support.hexo import load_with_hexo
 from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus, serve_corpus
@@ -33,6 +34,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory):
         first_requests = proxy.urls()
         proxy.reset_log()
         second = run_crawl(proxy.url, work, "sections=china")
+        second_requests = [url for url in proxy.urls() if not url.endswith("/robots.txt")]
         files_second = files_under(work / "posts")
         mtimes_second = {p: (work / "posts" / p).stat().st_mtime_ns for p in files_second}
     return {
@@ -43,15 +45,14 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory):
         "files_second": files_second,
         "mtimes": (mtimes, mtimes_second),
         "requests": first_requests,
+        "second_requests": second_requests,
     }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_golden_post_written_byte_for_byte(corpus_run, case) -> None:
     files = corpus_run["files"]
-    assert case.expected_path in files, (
-        f"{case.expected_path} not written; log:\n{corpus_run['first'].log[-3000:]}"
-    )
+    assert case.expected_path in files, f"{case.expected_path} not written; log:\n{corpus_run['first'].log[-3000:]}"
     assert files[case.expected_path] == case.expected
 
 
@@ -59,9 +60,10 @@ def test_no_other_files_and_clean_exit(corpus_run) -> None:
     first = corpus_run["first"]
     assert first.returncode == 0, first.log[-3000:]
     assert sorted(corpus_run["files"]) == sorted(case.expected_path for case in CASES)
-    assert first.stat("sina/posts/written") == len(CASES)
+    assert first.stat("sina/posts/new") == len(CASES)
     assert first.stat("sina/articles/parsed") == len(CASES)
-    assert "Run summary (finished): new=11 updated=0 unchanged=0" in first.log
+    assert "Run summary (finished): new=11 updated=0 unchanged=0 (not fetched: 0)" in first.log
+    assert (corpus_run["work"] / "posts" / LOCK_NAME).read_bytes() == b"", "lock released"
 
 
 def test_requests_go_through_the_proxy_at_real_urls(corpus_run) -> None:
@@ -72,14 +74,18 @@ def test_requests_go_through_the_proxy_at_real_urls(corpus_run) -> None:
         assert case.https_url in urls
 
 
-def test_second_run_changes_nothing(corpus_run) -> None:
+def test_second_run_makes_no_article_request_and_changes_nothing(corpus_run) -> None:
     second = corpus_run["second"]
     assert second.returncode == 0
     assert corpus_run["files_second"] == corpus_run["files"]
     before, after = corpus_run["mtimes"]
     assert before == after, "unchanged posts must not be rewritten"
-    assert second.stat("sina/posts/unchanged") == len(CASES)
-    assert second.stat("sina/posts/written") == 0
+    assert second.stat("sina/articles/known") == len(CASES)
+    assert second.stat("sina/posts/new") == 0
+    assert corpus_run["second_requests"] == [
+        "https://feed.mix.sina.com.cn/api/roll/get?pageid=155&lid=1686&k=&num=50&page=1"
+    ]
+    assert "new=0 updated=0 unchanged=11 (not fetched: 11)" in second.log
 
 
 def test_hexo_loads_every_written_post(corpus_run) -> None:
@@ -146,8 +152,7 @@ def test_faults_are_counted_and_never_cost_another_article(tmp_path: Path) -> No
     assert result.stat("sina/roll/failed/status") == 1  # section macro: unknown lid
     assert result.stat("retry/count") >= 1  # the 500 was retried
     assert (
-        "Article skipped (no_body): https://finance.sina.com.cn/roll/2026-09-28/doc-iaaaaaaa0000002.shtml"
-        in result.log
+        "Article skipped (no_body): https://finance.sina.com.cn/roll/2026-09-28/doc-iaaaaaaa0000002.shtml" in result.log
     )
     assert (
         "Article skipped (http_404): https://finance.sina.com.cn/roll/2026-09-28/doc-iaaaaaaa0000001.shtml"
@@ -183,9 +188,7 @@ def test_paging_pages_and_since(tmp_path: Path) -> None:
     items = []
     with ReplayProxy() as proxy:
         for number in range(60):
-            item, url = _synthetic(
-                seed, f"bbbbbbb{number:07d}", f"文章{number:02d}", 1790000000 - number * 3600
-            )
+            item, url = _synthetic(seed, f"bbbbbbb{number:07d}", f"文章{number:02d}", 1790000000 - number * 3600)
             items.append(item)
             proxy.add(url, seed.page)
         RollApi({("155", "1686"): items}).install(proxy)
@@ -241,6 +244,4 @@ def test_items_export_with_O(tmp_path: Path) -> None:
     assert exported["media"] == "环球市场播报"
     assert exported["editor"] == "郭明煜"
     assert exported["keywords"][:2] == ["奥多比", "美国假日季线上购物"]
-    assert exported["image_urls"][0].startswith(
-        "https://n.sinaimg.cn/finance/transform/116/w550h366/20260928/"
-    )
+    assert exported["image_urls"][0].startswith("https://n.sinaimg.cn/finance/transform/116/w550h366/20260928/")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
-from scrapy.exceptions import DropItem
-from scrapy.settings import Settings
+from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from crawler.config import OutputConfig
+from crawler.config import ConfigError
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.pipelines.hexo_posts import HexoPostsPipeline, write_atomically
+from crawler.pipelines.post_paths import PostPathPipeline
+from crawler.run import CrawlRun
 
 
 def _item(**changes) -> ArticleItem:
@@ -33,60 +36,105 @@ def _item(**changes) -> ArticleItem:
     return item
 
 
-def _pipeline(tmp_path: Path) -> tuple[HexoPostsPipeline, MemoryStatsCollector]:
-    crawler = get_crawler(settings_dict={})
-    stats = MemoryStatsCollector(crawler)
-    pipeline = HexoPostsPipeline(OutputConfig(posts_dir=tmp_path), stats)
-    pipeline.open_spider()
-    return pipeline, stats
+class _Posts:
+    """The two post pipelines of a crawl whose output is under tmp_path."""
+
+    def __init__(self, tmp_path: Path, **settings: str) -> None:
+        self.crawler = get_crawler(
+            settings_dict={
+                "HEXO_POSTS_DIR": str(tmp_path / "posts"),
+                "STATE_DB": str(tmp_path / "state.sqlite"),
+                "MANIFEST": str(tmp_path / "manifest.jsonl"),
+                **settings,
+            }
+        )
+        self.crawler.stats = self.stats = MemoryStatsCollector(self.crawler)
+        self.paths = PostPathPipeline.from_crawler(self.crawler)
+        self.posts = HexoPostsPipeline.from_crawler(self.crawler)
+        self.paths.open_spider()
+        self.posts.open_spider()
+        self.run = CrawlRun.of(self.crawler)
+        self.root = tmp_path / "posts"
+
+    def process(self, item: ArticleItem) -> ArticleItem:
+        return self.posts.process_item(self.paths.process_item(item))
+
+    def manifest(self) -> list[dict]:
+        return [json.loads(line) for line in self.run.output.manifest.read_text(encoding="utf-8").splitlines()]
+
+    def close(self) -> None:
+        self.run.close()
 
 
-def test_written_then_unchanged_then_updated(tmp_path: Path) -> None:
-    pipeline, stats = _pipeline(tmp_path)
-    item = pipeline.process_item(_item())
+def test_new_then_unchanged_then_updated(tmp_path: Path) -> None:
+    posts = _Posts(tmp_path)
+    item = posts.process(_item())
     assert item.path == "金融/新浪财经/新浪财经－国內/标题_ 一.md"
-    target = tmp_path / item.path
+    target = posts.root / item.path
     data = target.read_bytes()
     assert data.startswith(b"\n---\ntitle: '\xe6\xa0\x87")
     assert data.endswith(b"</div>\n" + b" " * 12)
     before = target.stat().st_mtime_ns
-    pipeline.process_item(_item())
+    posts.process(_item())
     assert target.stat().st_mtime_ns == before
-    pipeline.process_item(_item(body_html="<p>y</p>\n"))
+    posts.process(_item(body_html="<p>y</p>\n"))
     assert b"<p>y</p>" in target.read_bytes()
-    assert stats.get_value("sina/posts/written") == 1
-    assert stats.get_value("sina/posts/unchanged") == 1
-    assert stats.get_value("sina/posts/updated") == 1
+    assert posts.stats.get_value("sina/posts/new") == 1
+    assert posts.stats.get_value("sina/posts/unchanged") == 1
+    assert posts.stats.get_value("sina/posts/updated") == 1
     assert [p.name for p in target.parent.iterdir()] == [target.name], "no temporary file left"
+    manifest = posts.manifest()
+    assert [line["status"] for line in manifest] == ["new", "updated"]
+    assert manifest[1]["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert manifest[0]["path"] == item.path and manifest[0]["run_id"] == posts.run.run_id
+    row = posts.run.state.get("abcdefg1234567")
+    assert (row.path, row.sha256) == (item.path, manifest[1]["sha256"])
+    posts.close()
 
 
-def test_same_name_other_article_gets_publishid_suffix(tmp_path: Path) -> None:
-    pipeline, _ = _pipeline(tmp_path)
-    first = pipeline.process_item(_item())
-    second = pipeline.process_item(_item(publishid="zzzzzzz7654321", body_html="<p>other</p>\n"))
-    assert first.path != second.path
+def test_same_name_other_article_gets_publishid_suffix_forever(tmp_path: Path) -> None:
+    posts = _Posts(tmp_path)
+    first = posts.process(_item())
+    second = posts.process(_item(publishid="zzzzzzz7654321", body_html="<p>other</p>\n"))
     assert second.path.endswith("标题_ 一_zzzzzzz7654321.md")
-    assert b"<p>x</p>" in (tmp_path / first.path).read_bytes()
+    posts.close()
+    # A later run, in which the second article comes first, keeps both paths.
+    later = _Posts(tmp_path)
+    again_second = later.process(_item(publishid="zzzzzzz7654321", body_html="<p>other 2</p>\n"))
+    again_first = later.process(_item())
+    assert (again_first.path, again_second.path) == (first.path, second.path)
+    assert b"<p>x</p>" in (later.root / first.path).read_bytes()
+    assert b"<p>other 2</p>" in (later.root / second.path).read_bytes()
+    later.close()
+
+
+def test_a_path_owned_by_another_article_in_the_state_is_not_taken(tmp_path: Path) -> None:
+    posts = _Posts(tmp_path)
+    posts.process(_item(publishid="zzzzzzz7654321"))
+    posts.close()
+    later = _Posts(tmp_path)
+    item = later.process(_item())
+    assert item.path.endswith("_abcdefg1234567.md")
+    later.close()
 
 
 def test_unwritable_folder_is_a_counted_drop(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        blocker = tmp_path / "金融"
-        blocker.write_text("a file where a folder should be", encoding="utf-8")
-    else:  # pragma: no cover - CI runs as root
-        (tmp_path / "金融").mkdir(mode=0o500)
-    pipeline, stats = _pipeline(tmp_path)
+    posts = _Posts(tmp_path)
+    (posts.root / "金融").write_text("a file where a folder should be", encoding="utf-8")
     with pytest.raises(DropItem, match=r"post not written for https://finance\.sina\.com\.cn/.*os_error"):
-        pipeline.process_item(_item())
-    assert stats.get_value("sina/posts/failed/os_error") == 1
+        posts.process(_item())
+    assert posts.stats.get_value("sina/posts/failed/os_error") == 1
+    assert posts.run.state.count() == 0, "no state row for a post that is not there"
+    posts.close()
 
 
 def test_incomplete_item_is_a_counted_drop(tmp_path: Path) -> None:
-    pipeline, stats = _pipeline(tmp_path)
+    posts = _Posts(tmp_path)
     with pytest.raises(DropItem, match="bad_item"):
-        pipeline.process_item(_item(date=None))
-    assert stats.get_value("sina/posts/failed/bad_item") == 1
-    assert list(tmp_path.rglob("*.md")) == []
+        posts.process(_item(date=None))
+    assert posts.stats.get_value("sina/posts/failed/bad_item") == 1
+    assert list(posts.root.rglob("*.md")) == []
+    posts.close()
 
 
 def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,12 +149,31 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pyte
     assert list((tmp_path / "a").iterdir()) == []
 
 
-def test_from_crawler_reads_output_settings(tmp_path: Path) -> None:
-    crawler = get_crawler(settings_dict={"HEXO_POSTS_DIR": str(tmp_path / "x")})
-    crawler.stats = MemoryStatsCollector(crawler)
-    pipeline = HexoPostsPipeline.from_crawler(crawler)
-    assert pipeline.posts_dir == tmp_path / "x"
-    assert Settings().get("HEXO_POSTS_DIR") is None
+def test_second_writer_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    first = _Posts(tmp_path)
+    with pytest.raises(CloseSpider) as closed:
+        _Posts(tmp_path, SINA_LOCK_WAIT="0.3")
+    assert closed.value.reason == "posts_dir_locked"
+    first.close()
+    second = _Posts(tmp_path, SINA_LOCK_WAIT="0")  # free again
+    second.close()
+
+
+def test_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    leftover = tmp_path / "posts" / "金融" / ".tmp-abc.md"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a po")
+    posts = _Posts(tmp_path)
+    assert not leftover.exists()
+    assert posts.stats.get_value("sina/posts/temp_removed") == 1
+    posts.close()
+
+
+def test_conflicting_output_settings_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="inside HEXO_POSTS_DIR"):
+        _Posts(tmp_path, STATE_DB=str(tmp_path / "posts" / "state.sqlite"))
+    with pytest.raises(ConfigError, match="HEXO_IMAGES='both'"):
+        _Posts(tmp_path, HEXO_IMAGES="both")
 
 
 class _Entry:

@@ -147,9 +147,7 @@ def test_plain_keepalive_and_connection_close(proxy: ReplayProxy) -> None:
     assert proxy.connections_accepted == 1
 
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
-        sock.sendall(
-            b"GET http://a.sina.com.cn/1 HTTP/1.1\r\nHost: a.sina.com.cn\r\nConnection: close\r\n\r\n"
-        )
+        sock.sendall(b"GET http://a.sina.com.cn/1 HTTP/1.1\r\nHost: a.sina.com.cn\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):  # ends only if the server closes
             data += chunk
@@ -241,9 +239,7 @@ def test_handler_routing_with_query(proxy: ReplayProxy) -> None:
     assert https_get(proxy, "finance.sina.com.cn", "/other")[0] == 404
 
 
-def test_handler_exception_gives_500_and_server_survives(
-    proxy: ReplayProxy, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_handler_exception_gives_500_and_server_survives(proxy: ReplayProxy, caplog: pytest.LogCaptureFixture) -> None:
     def boom(req: ProxyRequest) -> ProxyResponse:
         raise RuntimeError("kaboom-42")
 
@@ -461,8 +457,7 @@ def test_real_scrapy_crawl_through_proxy(proxy: ReplayProxy, tmp_path: Path) -> 
     env = {
         k: v
         for k, v in os.environ.items()
-        if k.lower() not in {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}
-        and not k.startswith("SCRAPY_")
+        if k.lower() not in {"http_proxy", "https_proxy", "no_proxy", "all_proxy"} and not k.startswith("SCRAPY_")
     }
     env.update(https_proxy=proxy.url, http_proxy=proxy.url)
     result = subprocess.run(

@@ -37,9 +37,7 @@ VOID_ELEMENTS = frozenset(
     ]
 )
 # Children of these are written exactly as parsed (scripting is on, so noscript too).
-RAW_TEXT_ELEMENTS = frozenset(
-    ["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"]
-)
+RAW_TEXT_ELEMENTS = frozenset(["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"])
 # Inside <svg> markup is XML; these SVG elements hold HTML again.
 SVG_HTML_INTEGRATION_POINTS = frozenset({"foreignObject", "desc", "title"})
 

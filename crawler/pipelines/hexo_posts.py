@@ -1,35 +1,28 @@
-"""Writes each ArticleItem as a Hexo post: path, content and write are three steps."""
+"""Last pipeline step: render the post, write it atomically, then record it in the
+manifest and the state (in that order, so a crash never records an unwritten post
+and a post written but not recorded is fetched and announced again)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.config import OutputConfig, load_output
 from crawler.hexo.fields import rfc1123
-from crawler.hexo.paths import post_file_name, post_relative_path
 from crawler.hexo.post import PostContent, render_post_bytes
 from crawler.items import ArticleItem
+from crawler.run import TEMP_PREFIX, CrawlRun
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-TEMP_PREFIX = ".tmp-"  # temporary files live beside the post, then are renamed
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOutcome:
-    status: str  # "written" (new file), "updated" (bytes changed), "unchanged"
 
 
 def post_content(item: ArticleItem) -> PostContent:
@@ -45,71 +38,105 @@ def post_content(item: ArticleItem) -> PostContent:
     )
 
 
-def write_atomically(target: Path, data: bytes) -> WriteOutcome:
-    """Temporary file in the same folder, fsync, rename: never a partial post."""
+def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
+    """Temporary file in the same folder, then rename: never a partial file.
+
+    Returns False, writing nothing, when the file already holds exactly ``data``."""
     try:
         if target.read_bytes() == data:
-            return WriteOutcome("unchanged")
-        existed = True
+            return False
     except FileNotFoundError:
-        existed = False
+        pass
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".md", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
+            if fsync:  # a power cut after the rename must not leave an empty post
+                temp.flush()
+                os.fsync(temp.fileno())
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    return WriteOutcome("updated" if existed else "written")
+    return True
+
+
+def manifest_entry(item: ArticleItem, sha256: str, status: str, run_id: str) -> dict[str, Any]:
+    return {
+        "docid": item.docid,
+        "publishid": item.publishid,
+        "url": item.url,
+        "section": item.section,
+        "path": item.path,
+        "title": item.title,
+        "date": item.date,
+        "media": item.media,
+        "editor": item.editor,
+        "keywords": item.keywords,
+        "summary": item.summary,
+        "images": item.image_urls,
+        "sha256": sha256,
+        "status": status,
+        "run_id": run_id,
+    }
 
 
 class HexoPostsPipeline:
-    def __init__(self, output: OutputConfig, stats: StatsCollector) -> None:
-        self.posts_dir = output.posts_dir
-        self.stats = stats
-        self._owners: dict[str, str] = {}  # relative path -> publishid, this run
+    def __init__(self, run: CrawlRun) -> None:
+        self.run = run
+        self.posts_dir = run.output.posts_dir
+        self.stats = run.crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
-        assert crawler.stats is not None
-        return cls(load_output(crawler.settings), crawler.stats)
+        return cls(CrawlRun.of(crawler))
 
     def open_spider(self) -> None:
-        self.posts_dir.mkdir(parents=True, exist_ok=True)
-        logger.info("Writing Hexo posts under %s", self.posts_dir)
-
-    def post_path(self, item: ArticleItem) -> str:
-        """Relative path; a name another article took this run gets ``_<publishid>``."""
-        assert item.title and item.publishid
-        name = post_file_name(item.title, item.publishid)
-        relative = post_relative_path(item.categories, name)
-        owner = self._owners.get(relative)
-        if owner is not None and owner != item.publishid:
-            name = post_file_name(item.title, item.publishid, disambiguate=True)
-            relative = post_relative_path(item.categories, name)
-        return relative
+        self.run.open()
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
+        state, manifest = self.run.state, self.run.manifest
+        assert state is not None and manifest is not None
         try:
+            if not (item.path and item.publishid):
+                raise ValueError("item has no path or publishid")
             data = render_post_bytes(post_content(item))
-            relative = self.post_path(item)
-            outcome = write_atomically(self.posts_dir / relative, data)
-        except (ValueError, AssertionError) as exc:
+            written = write_atomically(self.posts_dir / item.path, data, fsync=self.run.output.fsync)
+        except ValueError as exc:
             raise self._failed("bad_item", item, str(exc)) from exc
         except OSError as exc:
             raise self._failed("os_error", item, f"{exc.strerror or exc} ({exc.filename})") from exc
-        self._owners[relative] = item.publishid or ""
-        item.path = relative
-        self.stats.inc_value(f"sina/posts/{outcome.status}")
-        log = logger.debug if outcome.status == "unchanged" else logger.info
-        log("Post %s: %s (%s)", outcome.status, relative, item.url)
+        sha256 = hashlib.sha256(data).hexdigest()
+        known = state.get(item.publishid)
+        if known is None:
+            status = "new"
+        elif known.sha256 != sha256:
+            status = "updated"
+        else:
+            status = "unchanged"
+            if written:
+                self.stats.inc_value("sina/posts/restored")  # the file had gone or been edited
+        if status != "unchanged":
+            manifest.append(manifest_entry(item, sha256, status, self.run.run_id))
+        state.record(
+            publishid=item.publishid,
+            docid=item.docid,
+            url=item.url or "",
+            section=item.section or "",
+            path=item.path,
+            sha256=sha256,
+            mtime=item.mtime,
+            changed=status != "unchanged",
+        )
+        self.stats.inc_value(f"sina/posts/{status}")
+        self.stats.inc_value(f"sina/section/{item.section}/{status}")
+        log = logger.debug if status == "unchanged" else logger.info
+        log("Post %s: %s (%s)", status, item.path, item.url)
         return item
 
     def _failed(self, reason: str, item: ArticleItem, detail: str) -> DropItem:
         """Count the failure; the DropItem returned is logged by Scrapy with the URL."""
         self.stats.inc_value(f"sina/posts/failed/{reason}")
+        self.stats.inc_value(f"sina/section/{item.section}/failed")
         return DropItem(f"post not written for {item.url}: {reason}: {detail}")

@@ -10,8 +10,18 @@ from typing import Any
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.config import ConfigError, Section, load_sections, select_sections
@@ -19,6 +29,7 @@ from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
+from crawler.run import CrawlRun
 from crawler.sina.article_page import decode_page
 from crawler.sina.roll_api import (
     API_REFERER,
@@ -32,17 +43,29 @@ from crawler.sina.roll_api import (
 )
 from crawler.sina.urls import article_request_url
 
+# Download failures by the name they get in stats and logs (sina/skipped/<name>).
+_FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("timeout", (DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError)),
+    ("truncated", (ResponseDataLossError,)),
+    ("too_large", (DownloadCancelledError, CancelledError)),  # over DOWNLOAD_MAXSIZE
+    ("dns_error", (CannotResolveHostError, DNSLookupError)),
+    ("connection_refused", (DownloadConnectionRefusedError, ConnectionRefusedError)),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SpiderArguments:
-    """``-a sections=china,macro -a pages=3 -a since=2026-09-01``, validated."""
+    """``-a sections=china,macro -a pages=3 -a since=2026-09-01 -a refresh=1``, validated."""
 
     sections: str | None = None
     pages: int = 1
     since: date | None = None
+    refresh: bool = False
 
     @classmethod
-    def parse(cls, sections: str | None, pages: str | int, since: str | None) -> SpiderArguments:
+    def parse(
+        cls, sections: str | None, pages: str | int, since: str | None, refresh: str | int | bool = False
+    ) -> SpiderArguments:
         try:
             page_count = int(pages)
         except (TypeError, ValueError):
@@ -55,7 +78,15 @@ class SpiderArguments:
                 since_date = date.fromisoformat(since)
             except ValueError:
                 raise ConfigError(f"-a since={since!r}: expected YYYY-MM-DD") from None
-        return cls(sections=sections or None, pages=page_count, since=since_date)
+        refresh_text = str(refresh).strip().lower()
+        if refresh_text not in ("", "0", "1", "false", "true", "no", "yes"):
+            raise ConfigError(f"-a refresh={refresh!r}: expected 1 or 0")
+        return cls(
+            sections=sections or None,
+            pages=page_count,
+            since=since_date,
+            refresh=refresh_text in ("1", "true", "yes"),
+        )
 
     @property
     def since_timestamp(self) -> int | None:
@@ -73,11 +104,12 @@ class SinaFinanceSpider(scrapy.Spider):
         sections: str | None = None,
         pages: str | int = 1,
         since: str | None = None,
+        refresh: str | int = 0,
         *args: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.arguments = SpiderArguments.parse(sections, pages, since)
+        self.arguments = SpiderArguments.parse(sections, pages, since, refresh)
         self.sections: tuple[Section, ...] = ()
         self.listings: OrderedListings[RollItem] = OrderedListings(())
 
@@ -86,14 +118,17 @@ class SinaFinanceSpider(scrapy.Spider):
         spider: SinaFinanceSpider = super().from_crawler(crawler, *args, **kwargs)
         spider.sections = select_sections(load_sections(crawler.settings), spider.arguments.sections)
         spider.listings = OrderedListings([section.id for section in spider.sections])
+        spider.run = CrawlRun.of(crawler)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.run.open()  # normally opened already by the first pipeline
         self.logger.info(
-            "Sections: %s; roll pages per section: %d%s",
+            "Sections: %s; roll pages per section: %d%s%s",
             ", ".join(section.id for section in self.sections),
             self.arguments.pages,
             f"; since {self.arguments.since}" if self.arguments.since else "",
+            "; refresh: every article fetched again" if self.arguments.refresh else "",
         )
         for section in self.sections:
             yield self._roll_request(section, 1)
@@ -124,6 +159,7 @@ class SinaFinanceSpider(scrapy.Spider):
         since = self.arguments.since_timestamp
         reached_since = False
         entries = []
+        known = 0
         for raw in roll_page.items:
             try:
                 entry = roll_item(raw)
@@ -137,15 +173,29 @@ class SinaFinanceSpider(scrapy.Spider):
                 reached_since = True
                 stats.inc_value("sina/skipped/before_since")
                 continue
+            if self._is_known(entry):
+                known += 1
+                continue
             entries.append(entry)
-        stats.inc_value("sina/roll/items", len(entries))
-        stats.inc_value(f"sina/section/{section.id}/listed", len(entries))
+        stats.inc_value("sina/roll/items", len(entries) + known)
+        stats.inc_value(f"sina/section/{section.id}/listed", len(entries) + known)
+        if known:
+            stats.inc_value("sina/articles/known", known)
+            stats.inc_value(f"sina/section/{section.id}/known", known)
         self.listings.add(section.id, entries)
         full_page = len(roll_page.items) >= MAX_PAGE_SIZE
-        if page < self.arguments.pages and full_page and not reached_since:
+        all_known = known > 0 and not entries  # a page of known articles: the rest is older
+        if page < self.arguments.pages and full_page and not reached_since and not all_known:
             yield self._roll_request(section, page + 1)
         else:
             yield from self._complete(section)
+
+    def _is_known(self, entry: RollItem) -> bool:
+        """Written before, API mtime unchanged and the post still there: no request."""
+        if self.arguments.refresh or self.run.state is None:
+            return False
+        known = self.run.state.get(entry.publishid)
+        return known is not None and known.mtime == entry.mtime and (self.run.output.posts_dir / known.path).is_file()
 
     def roll_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
@@ -191,6 +241,10 @@ class SinaFinanceSpider(scrapy.Spider):
 
 
 def _failure_reason(failure: Failure) -> str:
+    """A short, stable name for why a download failed (used in stats keys)."""
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
+    for reason, errors in _FAILURE_REASONS:
+        if failure.check(*errors):
+            return reason
     return type(failure.value).__name__

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawler.locking import LOCK_NAME
+
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -38,6 +40,8 @@ def run_crawl(
     log_file = work / "crawl.log"
     all_settings = {
         "HEXO_POSTS_DIR": str(work / "posts"),
+        "STATE_DB": str(work / "state.sqlite"),
+        "MANIFEST": str(work / "manifest.jsonl"),
         "SINA_STATS_FILE": str(stats_file),
         "LOG_FILE": str(log_file),
         "LOG_FILE_APPEND": "False",
@@ -61,11 +65,12 @@ def run_crawl(
 
 
 def files_under(root: Path) -> dict[str, bytes]:
-    """Every file under root (relative POSIX path -> bytes), temporary ones included."""
+    """Every file under root (relative POSIX path -> bytes), temporary ones included,
+    but for the crawler's lock file at the top (checked on its own)."""
     if not root.exists():
         return {}
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.relative_to(root).as_posix() != LOCK_NAME
     }

@@ -57,9 +57,7 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}") from exc
     if proc.returncode != 0:
-        raise RuntimeError(
-            f"Hexo failed to load {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}"
-        )
+        raise RuntimeError(f"Hexo failed to load {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}")
     try:
         posts = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

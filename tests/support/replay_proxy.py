@@ -275,9 +275,7 @@ class ReplayProxy:
         def run() -> None:
             asyncio.set_event_loop(loop)
             try:
-                self._server = loop.run_until_complete(
-                    loop.create_server(self._make_protocol, self.host, self.port)
-                )
+                self._server = loop.run_until_complete(loop.create_server(self._make_protocol, self.host, self.port))
                 self.port = self._server.sockets[0].getsockname()[1]
             except OSError as exc:  # e.g. port in use; re-raised by start()
                 error.append(exc)
@@ -517,10 +515,8 @@ class ReplayProxy:
                 value = value.strip()
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
             conn_tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-            if version.upper() == "HTTP/1.0":
-                keep_alive = "keep-alive" in conn_tokens
-            else:
-                keep_alive = "close" not in conn_tokens
+            http10 = version.upper() == "HTTP/1.0"
+            keep_alive = "keep-alive" in conn_tokens if http10 else "close" not in conn_tokens
 
             if method.upper() == "CONNECT" and tunnel_host is None:
                 await self._handle_connect(reader, writer, target)
@@ -576,9 +572,7 @@ class ReplayProxy:
             return None
         return normalize_url(f"{scheme}://{authority}{target}")
 
-    async def _handle_connect(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str
-    ) -> None:
+    async def _handle_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str) -> None:
         """Acknowledge CONNECT, terminate TLS and serve the tunnelled requests."""
         host, port = _split_authority(target, 443)
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")

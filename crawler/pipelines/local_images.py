@@ -1,0 +1,150 @@
+"""HEXO_IMAGES=local: every body image is downloaded (Scrapy's FilesPipeline, the
+original bytes, not re-encoded) into the post's Hexo asset folder
+``<post name>/<file>``, and the post's src, headimg and thumbnail point at it.
+
+A failed download keeps that image's remote URL and is counted; it never fails the
+post.  Files are written atomically, so an interrupted run never leaves half an image
+that a later run would take as up to date."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from io import BytesIO
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.pipelines.files import FilesPipeline, FSFilesStore
+
+from crawler.config import load_output
+from crawler.hexo.html_serializer import escape_attribute
+from crawler.items import ArticleItem
+from crawler.run import TEMP_PREFIX
+from crawler.sina.roll_api import API_REFERER
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.pipelines.media import MediaPipeline
+
+logger = logging.getLogger(__name__)
+
+_KNOWN_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg", ".avif"}
+
+
+class AtomicFSFilesStore(FSFilesStore):
+    def persist_file(self, path: Any, buf: BytesIO, info: Any, meta: Any = None, headers: Any = None) -> None:
+        target = self._get_filesystem_path(path)
+        self._mkdir(target.parent, info)
+        handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as temp:
+                temp.write(buf.getvalue())
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+
+def asset_file_name(url: str) -> str:
+    """Stable name of a downloaded image: hash of its URL plus its extension."""
+    suffix = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+    if suffix not in _KNOWN_EXTENSIONS:
+        suffix = ""
+    return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20] + suffix
+
+
+def asset_folder(post_path: str) -> str:
+    """``a/b/c/title.md`` -> ``a/b/c/title`` (Hexo's post_asset_folder)."""
+    return post_path[: -len(".md")] if post_path.endswith(".md") else post_path
+
+
+def rewrite_sources(item: ArticleItem, local: dict[str, str]) -> None:
+    """Point src, headimg and thumbnail at the local files (remote URL -> file name)."""
+    if not local or item.body_html is None:
+        return
+    body = item.body_html
+    for url, file_name in local.items():
+        body = body.replace(f' src="{escape_attribute(url)}"', f' src="{escape_attribute(file_name)}"')
+    item.body_html = body
+    if item.headimg:
+        for url, file_name in local.items():
+            if item.headimg == escape_attribute(url):
+                item.headimg = escape_attribute(file_name)
+                break
+
+
+class LocalImagesPipeline(FilesPipeline):
+    STORE_SCHEMES: ClassVar[dict[str, Any]] = {
+        **FilesPipeline.STORE_SCHEMES,
+        "": AtomicFSFilesStore,
+        "file": AtomicFSFilesStore,
+    }
+    FILES_URLS_FIELD = "image_urls"
+    FILES_RESULT_FIELD = "image_files"
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LocalImagesPipeline:
+        output = load_output(crawler.settings)
+        if output.images != "local":
+            raise NotConfigured("HEXO_IMAGES is not 'local'")
+        cls._update_stores(crawler.settings)
+        return cls(str(output.posts_dir), crawler=crawler)
+
+    def get_media_requests(self, item: ArticleItem, info: MediaPipeline.SpiderInfo) -> list[Request]:
+        return [
+            Request(url, headers={"Referer": API_REFERER}, meta={"sina_post_path": item.path})
+            for url in item.image_urls
+            if url.startswith(("http://", "https://"))
+        ]
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: MediaPipeline.SpiderInfo | None = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        post_path = item.path if item is not None else request.meta["sina_post_path"]
+        return f"{asset_folder(post_path)}/{asset_file_name(request.url)}"
+
+    def _own_copy(self, result: dict[str, Any], item: ArticleItem) -> dict[str, Any]:
+        """An image another post of this run stored first is copied into this post's folder
+        (the media pipeline downloads a URL once per run and reports the first path)."""
+        assert item.path is not None
+        wanted = f"{asset_folder(item.path)}/{asset_file_name(result['url'])}"
+        if result["path"] != wanted:
+            store = self.store
+            assert isinstance(store, FSFilesStore)
+            source = store._get_filesystem_path(result["path"])
+            store.persist_file(wanted, BytesIO(source.read_bytes()), info=None)
+            result = {**result, "path": wanted}
+        return result
+
+    def item_completed(self, results: list[Any], item: ArticleItem, info: MediaPipeline.SpiderInfo) -> ArticleItem:
+        stored = {}
+        for ok, result in results:
+            if not ok:
+                continue
+            try:
+                stored[result["url"]] = self._own_copy(result, item)
+            except OSError as exc:
+                logger.warning("Image %s not copied for %s: %s", result["url"], item.url, exc)
+        item.image_files = [
+            {"url": url, "path": stored[url]["path"], "checksum": stored[url]["checksum"]}
+            for url in item.image_urls
+            if url in stored
+        ]
+        failed = [url for url in item.image_urls if url not in stored]
+        stats = self.crawler.stats
+        stats.inc_value("sina/images/stored", len(stored))
+        if failed:
+            stats.inc_value("sina/images/failed", len(failed))
+            logger.warning("Images kept remote for %s (download failed): %s", item.url, " ".join(failed))
+        rewrite_sources(item, {url: PurePosixPath(info["path"]).name for url, info in stored.items()})
+        return item

@@ -1,0 +1,52 @@
+"""First pipeline step: the post's path, decided before anything is stored.
+
+An article keeps its path forever (the state remembers it).  A new article whose
+file name another article owns gets ``<name>_<publishid>.md``; a name too long for
+the file system is shortened at a character boundary and gets the same suffix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import DropItem
+
+from crawler.hexo.paths import post_file_name, post_relative_path
+from crawler.items import ArticleItem
+from crawler.run import CrawlRun
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class PostPathPipeline:
+    def __init__(self, run: CrawlRun) -> None:
+        self.run = run
+        self._claimed: dict[str, str] = {}  # path -> publishid, this run
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PostPathPipeline:
+        return cls(CrawlRun.of(crawler))
+
+    def open_spider(self) -> None:
+        self.run.open()  # lock + state; a locked folder closes the spider here
+
+    def post_path(self, item: ArticleItem) -> str:
+        state = self.run.state
+        assert state is not None and item.publishid and item.title
+        known = state.get(item.publishid)
+        if known is not None:
+            return known.path
+        path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
+        owner = state.owner_of(path) or self._claimed.get(path)
+        if owner is not None and owner != item.publishid:
+            name = post_file_name(item.title, item.publishid, disambiguate=True)
+            path = post_relative_path(item.categories, name)
+        self._claimed[path] = item.publishid
+        return path
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        if not (item.publishid and item.title and item.categories):
+            self.run.crawler.stats.inc_value("sina/posts/failed/bad_item")
+            raise DropItem(f"post not written for {item.url}: bad_item: no publishid, title or categories")
+        item.path = self.post_path(item)
+        return item

@@ -1,0 +1,101 @@
+"""What one crawl shares between the spider and the pipelines: the posts-folder
+lock, the state database, the manifest and the run id.  Opened once, by the first
+pipeline's open_spider (so a locked folder closes the spider before any request)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+import weakref
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from scrapy import signals
+from scrapy.exceptions import CloseSpider
+
+from crawler.config import OutputConfig, load_output
+from crawler.locking import LockedError, PostsFolderLock
+from crawler.manifest import Manifest
+from crawler.state import CrawlState, StateError
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"  # temporary files live beside their final file, then are renamed
+
+
+class CrawlRun:
+    _runs: ClassVar[weakref.WeakKeyDictionary[Crawler, CrawlRun]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, crawler: Crawler, output: OutputConfig) -> None:
+        self.crawler = crawler
+        self.output = output
+        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.lock = PostsFolderLock(output.posts_dir)
+        self.state: CrawlState | None = None
+        self.manifest: Manifest | None = None
+        crawler.signals.connect(self.close, signal=signals.engine_stopped)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> CrawlRun:
+        run = cls._runs.get(crawler)
+        if run is None:
+            run = cls._runs[crawler] = cls(crawler, load_output(crawler.settings))
+        return run
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not None
+
+    def open(self) -> None:
+        """Lock, clean up after a killed run, open state and manifest (idempotent)."""
+        if self.is_open:
+            return
+        try:
+            self.lock.acquire(self.output.lock_wait)
+        except LockedError as exc:
+            logger.error("Not crawling: %s", exc)
+            raise CloseSpider("posts_dir_locked") from exc
+        try:
+            removed = remove_temporary_files(self.output.posts_dir)
+            if removed:
+                logger.info("Removed %d temporary file(s) left by an interrupted run", removed)
+                self.crawler.stats.inc_value("sina/posts/temp_removed", removed)
+            assert self.output.state_db is not None and self.output.manifest is not None
+            self.state = CrawlState(self.output.state_db)
+            self.manifest = Manifest(self.output.manifest)
+        except (StateError, OSError) as exc:
+            logger.error("Not crawling: %s", exc)
+            self.close()
+            raise CloseSpider("state_unavailable") from exc
+        logger.info(
+            "Run %s: posts %s, state %s (%d articles), manifest %s",
+            self.run_id,
+            self.output.posts_dir,
+            self.output.state_db,
+            self.state.count(),
+            self.output.manifest,
+        )
+
+    def close(self) -> None:
+        if self.manifest is not None:
+            self.manifest.close()
+            self.manifest = None
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+        self.lock.release()
+
+
+def remove_temporary_files(root: os.PathLike[str] | str) -> int:
+    """Delete our temporary files under root (only ours: they carry TEMP_PREFIX)."""
+    removed = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+    return removed

@@ -1,0 +1,116 @@
+"""The crawl state: one SQLite file (WAL) with one row per article written.
+
+It is the only state.  A row is added only after the post's file has been renamed
+into place, so a crash never leaves a row for a post that is not there; a post
+without a row (crash between rename and commit) is simply fetched again."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    publishid    TEXT PRIMARY KEY,
+    docid        TEXT,
+    url          TEXT NOT NULL,
+    section      TEXT NOT NULL,
+    path         TEXT NOT NULL UNIQUE,  -- relative to the posts folder; owned forever
+    sha256       TEXT NOT NULL,         -- of the post's bytes
+    mtime        INTEGER,               -- roll API mtime when last fetched
+    first_seen   TEXT NOT NULL,         -- ISO 8601 UTC
+    last_written TEXT NOT NULL          -- ISO 8601 UTC: last time the bytes changed
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleState:
+    publishid: str
+    docid: str | None
+    url: str
+    section: str
+    path: str
+    sha256: str
+    mtime: int | None
+    first_seen: str
+    last_written: str
+
+
+class StateError(Exception):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CrawlState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives a killed process; only a power cut can
+            # lose the last commits, and those posts are then fetched again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise StateError(f"{path}: state schema version {version}, this crawler knows {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StateError(f"{path}: cannot open the state database: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get(self, publishid: str) -> ArticleState | None:
+        row = self._db.execute(
+            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
+            " FROM articles WHERE publishid = ?",
+            (publishid,),
+        ).fetchone()
+        return ArticleState(*row) if row else None
+
+    def owner_of(self, path: str) -> str | None:
+        row = self._db.execute("SELECT publishid FROM articles WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def all(self) -> list[ArticleState]:
+        rows = self._db.execute(
+            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
+            " FROM articles ORDER BY publishid"
+        ).fetchall()
+        return [ArticleState(*row) for row in rows]
+
+    def record(
+        self,
+        *,
+        publishid: str,
+        docid: str | None,
+        url: str,
+        section: str,
+        path: str,
+        sha256: str,
+        mtime: int | None,
+        changed: bool,
+    ) -> None:
+        """Upsert after the post is in place; ``changed``: its bytes were (re)written."""
+        now = _now()
+        self._db.execute(
+            "INSERT INTO articles (publishid, docid, url, section, path, sha256, mtime, first_seen, last_written)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(publishid) DO UPDATE SET docid=excluded.docid, url=excluded.url,"
+            " sha256=excluded.sha256, mtime=excluded.mtime,"
+            " last_written=CASE WHEN ? THEN excluded.last_written ELSE articles.last_written END",
+            (publishid, docid, url, section, path, sha256, mtime, now, now, changed),
+        )
