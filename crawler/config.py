@@ -13,9 +13,14 @@ from typing import Any
 import yaml
 from scrapy.settings import BaseSettings
 
-SECTION_KINDS = ("roll",)
-_SECTION_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author", "enabled"}
-_REQUIRED_KEYS = {"id", "name", "kind", "pageid", "lid", "categories", "author"}
+SECTION_KINDS = ("roll", "column", "page")
+_COMMON_KEYS = {"id", "name", "kind", "categories", "author", "enabled"}
+_REQUIRED_COMMON = {"id", "name", "kind", "categories", "author"}
+# Keys of each kind: the roll API's list, a column page's cid, a JS-built list page.
+_KIND_KEYS = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url", "wait_for"}}
+_KIND_REQUIRED = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url"}}
+_SECTION_KEYS = _COMMON_KEYS.union(*_KIND_KEYS.values())
+DEFAULT_WAIT_FOR = 'a[href*="/doc-i"]'  # a page section is read once article links exist
 _OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images"}
 IMAGE_MODES = ("remote", "local")
 _SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -31,12 +36,19 @@ class ConfigError(ValueError):
 class Section:
     id: str
     name: str
-    kind: str
-    pageid: str
-    lid: str
+    kind: str  # roll | column | page
     categories: tuple[str, str, str]
     author: str
     enabled: bool = True
+    pageid: str | None = None  # roll
+    lid: str | None = None  # roll
+    cid: str | None = None  # column: https://finance.sina.com.cn/roll/c/<cid>.shtml
+    url: str | None = None  # page: a list page whose links are built by JavaScript
+    wait_for: str | None = None  # page: CSS selector the browser waits for
+
+    @property
+    def needs_browser(self) -> bool:
+        return self.kind == "page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +119,7 @@ def _text(fields: dict[str, yaml.Node], key: str, source: str) -> str:
 
 def _section(node: yaml.Node, source: str) -> Section:
     fields = _mapping(node, source, _SECTION_KEYS, "a section")
-    missing = sorted(_REQUIRED_KEYS - fields.keys())
+    missing = sorted(_REQUIRED_COMMON - fields.keys())
     if missing:
         raise ConfigError(f"{_where(source, node)}: section misses key(s): {', '.join(missing)}")
     section_id = _text(fields, "id", source)
@@ -120,6 +132,19 @@ def _section(node: yaml.Node, source: str) -> Section:
         raise ConfigError(
             f"{_where(source, fields['kind'])}: key 'kind': '{kind}' is not one of {', '.join(SECTION_KINDS)}"
         )
+    for key in sorted(fields.keys() - _COMMON_KEYS - _KIND_KEYS[kind]):
+        key_node = next(k for k, _ in node.value if k.value == key)
+        raise ConfigError(f"{_where(source, key_node)}: key '{key}' does not belong to a section of kind {kind}")
+    missing = sorted(_KIND_REQUIRED[kind] - fields.keys())
+    if missing:
+        raise ConfigError(f"{_where(source, node)}: section of kind {kind} misses key(s): {', '.join(missing)}")
+    kind_values = {key: _text(fields, key, source) for key in _KIND_KEYS[kind] if key in fields}
+    if kind == "column" and not kind_values["cid"].isdigit():
+        raise ConfigError(f"{_where(source, fields['cid'])}: key 'cid': expected digits")
+    if kind == "page" and not kind_values["url"].startswith(("https://", "http://")):
+        raise ConfigError(f"{_where(source, fields['url'])}: key 'url': expected an http(s) URL")
+    if kind == "page":
+        kind_values.setdefault("wait_for", DEFAULT_WAIT_FOR)
     categories_node = fields["categories"]
     if not isinstance(categories_node, yaml.SequenceNode) or len(categories_node.value) != 3:
         raise ConfigError(f"{_where(source, categories_node)}: key 'categories': expected a list of three names")
@@ -147,11 +172,10 @@ def _section(node: yaml.Node, source: str) -> Section:
         id=section_id,
         name=_text(fields, "name", source),
         kind=kind,
-        pageid=_text(fields, "pageid", source),
-        lid=_text(fields, "lid", source),
         categories=(categories[0], categories[1], categories[2]),
         author=author,
         enabled=enabled,
+        **kind_values,
     )
 
 

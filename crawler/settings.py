@@ -52,6 +52,12 @@ DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skip
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
 
+# --- Browser: only for sections of kind "page" (crawler/browser.py) ---------------
+SINA_BROWSER_EXECUTABLE = "/usr/bin/chromium"  # Debian's chromium; browser downloads are not used
+SINA_BROWSER_IGNORE_HTTPS_ERRORS = False  # True only behind a TLS-intercepting proxy you trust
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000  # ms
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+
 TELNETCONSOLE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

@@ -19,18 +19,21 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy_playwright.page import PageMethod
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.browser import browser_settings, executable_problem
 from crawler.config import ConfigError, Section, load_sections, select_sections
 from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
 from crawler.run import CrawlRun
-from crawler.sina.article_page import decode_page
+from crawler.sina.article_page import decode_page, parse_page
+from crawler.sina.list_pages import column_entries, column_url, page_article_links
 from crawler.sina.roll_api import (
     API_REFERER,
     MAX_PAGE_SIZE,
@@ -119,28 +122,63 @@ class SinaFinanceSpider(scrapy.Spider):
         spider.sections = select_sections(load_sections(crawler.settings), spider.arguments.sections)
         spider.listings = OrderedListings([section.id for section in spider.sections])
         spider.run = CrawlRun.of(crawler)
+        if any(section.needs_browser for section in spider.sections):
+            # Settings can still change here; only now is a browser needed at all.
+            for name, value in browser_settings(crawler.settings).items():
+                crawler.settings.set(name, value, priority="spider")
+            problem = executable_problem(crawler.settings)
+            if problem:
+                raise ConfigError(problem)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.run.open()  # normally opened already by the first pipeline
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
-            ", ".join(section.id for section in self.sections),
+            ", ".join(f"{section.id} ({section.kind})" for section in self.sections),
             self.arguments.pages,
             f"; since {self.arguments.since}" if self.arguments.since else "",
             "; refresh: every article fetched again" if self.arguments.refresh else "",
         )
         for section in self.sections:
-            yield self._roll_request(section, 1)
+            if section.kind == "roll":
+                yield self._roll_request(section, 1)
+            elif section.kind == "column":
+                yield self._list_request(section, column_url(section.cid or ""), self.parse_column)
+            else:
+                yield self._browser_request(section)
 
-    # --- roll API --------------------------------------------------------------
+    # --- listings ----------------------------------------------------------------
+
+    def _list_request(self, section: Section, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.list_failed,
+            cb_kwargs={"section": section},
+            meta=meta,
+            dont_filter=True,
+        )
+
+    def _browser_request(self, section: Section) -> scrapy.Request:
+        wait = PageMethod("wait_for_selector", section.wait_for, state="attached")
+        return self._list_request(
+            section,
+            section.url or "",
+            self.parse_list_page,
+            playwright=True,
+            playwright_page_methods=[wait],
+            playwright_context_kwargs={
+                "ignore_https_errors": self.crawler.settings.getbool("SINA_BROWSER_IGNORE_HTTPS_ERRORS"),
+            },
+        )
 
     def _roll_request(self, section: Section, page: int) -> scrapy.Request:
         return scrapy.Request(
-            roll_api_url(section.pageid, section.lid, page, MAX_PAGE_SIZE),
+            roll_api_url(section.pageid or "", section.lid or "", page, MAX_PAGE_SIZE),
             headers={"Referer": API_REFERER, "Accept": "application/json, */*;q=0.1"},
             callback=self.parse_roll,
-            errback=self.roll_failed,
+            errback=self.list_failed,
             cb_kwargs={"section": section, "page": page},
             dont_filter=True,
         )
@@ -148,47 +186,79 @@ class SinaFinanceSpider(scrapy.Spider):
     def parse_roll(self, response: Response, section: Section, page: int) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
         try:
-            text, _ = decode_page(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))
-            roll_page = parse_roll_page(text)
+            roll_page = parse_roll_page(_text_of(response))
         except RollApiError as exc:
             stats.inc_value(f"sina/roll/failed/{exc.reason}")
+            stats.inc_value(f"sina/section/{section.id}/list_failed")
             self.logger.warning("Roll API failed for section %s: %s: %s", section.id, response.url, exc)
             yield from self._complete(section)
             return
         stats.inc_value("sina/roll/pages")
-        since = self.arguments.since_timestamp
-        reached_since = False
         entries = []
-        known = 0
         for raw in roll_page.items:
             try:
-                entry = roll_item(raw)
+                entries.append(roll_item(raw))
             except SkippedItem as exc:
-                stats.inc_value(f"sina/skipped/{exc.reason}")
-                log = self.logger.debug if exc.reason == "not_article" else self.logger.warning
-                log("Roll item skipped (%s) in %s: %s", exc.reason, response.url, exc.detail)
-                continue
-            listed_at = entry.ctime or entry.intime or 0
-            if since is not None and listed_at < since:
-                reached_since = True
-                stats.inc_value("sina/skipped/before_since")
-                continue
-            if self._is_known(entry):
-                known += 1
-                continue
-            entries.append(entry)
-        stats.inc_value("sina/roll/items", len(entries) + known)
-        stats.inc_value(f"sina/section/{section.id}/listed", len(entries) + known)
-        if known:
-            stats.inc_value("sina/articles/known", known)
-            stats.inc_value(f"sina/section/{section.id}/known", known)
-        self.listings.add(section.id, entries)
+                self._skip_listed(section, exc.reason, response.url, exc.detail)
+        admitted = self._admit(section, entries)
         full_page = len(roll_page.items) >= MAX_PAGE_SIZE
-        all_known = known > 0 and not entries  # a page of known articles: the rest is older
-        if page < self.arguments.pages and full_page and not reached_since and not all_known:
+        if page < self.arguments.pages and full_page and admitted.go_on:
             yield self._roll_request(section, page + 1)
         else:
             yield from self._complete(section)
+
+    def parse_column(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
+        tree = parse_page(_text_of(response))
+        entries, skipped = column_entries(tree, response.url)
+        for url in skipped:
+            self._skip_listed(section, "not_article", response.url, url)
+        if not entries and not skipped:
+            self.crawler.stats.inc_value("sina/list/failed/no_links")
+            self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
+            self.logger.warning("Column page lists nothing (section %s): %s", section.id, response.url)
+        self._admit(section, entries)
+        yield from self._complete(section)
+
+    def parse_list_page(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
+        entries = page_article_links(parse_page(_text_of(response)), response.url)
+        if not entries:
+            self.crawler.stats.inc_value("sina/list/failed/no_links")
+            self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
+            self.logger.warning("List page has no article link (section %s): %s", section.id, response.url)
+        self._admit(section, entries)
+        yield from self._complete(section)
+
+    def _skip_listed(self, section: Section, reason: str, list_url: str, detail: str) -> None:
+        self.crawler.stats.inc_value(f"sina/skipped/{reason}")
+        self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
+        log = self.logger.debug if reason == "not_article" else self.logger.warning
+        what = {"roll": "Roll item", "column": "Column item"}.get(section.kind, "Listed link")
+        log("%s skipped (%s) in %s: %s", what, reason, list_url, detail)
+
+    def _admit(self, section: Section, entries: list[RollItem]) -> _Admitted:
+        """Queue a listing's new or changed articles; count the rest."""
+        stats = self.crawler.stats
+        since = self.arguments.since_timestamp
+        admitted: list[RollItem] = []
+        known = older = 0
+        for entry in entries:
+            listed_at = entry.ctime or entry.intime
+            if since is not None and listed_at is not None and listed_at < since:
+                older += 1
+            elif self._is_known(entry):
+                known += 1
+            else:
+                admitted.append(entry)
+        stats.inc_value("sina/roll/items", len(admitted) + known)
+        stats.inc_value(f"sina/section/{section.id}/listed", len(admitted) + known)
+        if older:
+            stats.inc_value("sina/skipped/before_since", older)
+        if known:
+            stats.inc_value("sina/articles/known", known)
+            stats.inc_value(f"sina/section/{section.id}/known", known)
+        self.listings.add(section.id, admitted)
+        # Paging goes on unless the page reached `since` or held only known articles.
+        return _Admitted(go_on=not older and not (known and not admitted))
 
     def _is_known(self, entry: RollItem) -> bool:
         """Written before, API mtime unchanged and the post still there: no request."""
@@ -197,12 +267,14 @@ class SinaFinanceSpider(scrapy.Spider):
         known = self.run.state.get(entry.publishid)
         return known is not None and known.mtime == entry.mtime and (self.run.output.posts_dir / known.path).is_file()
 
-    def roll_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+    def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
         section: Section = request.cb_kwargs["section"]
         reason = _failure_reason(failure)
-        self.crawler.stats.inc_value(f"sina/roll/failed/{reason}")
-        self.logger.warning("Roll API failed for section %s: %s: %s", section.id, request.url, reason)
+        kind = "roll" if section.kind == "roll" else "list"
+        self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
+        self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
+        self.logger.warning("Listing failed for section %s: %s: %s", section.id, request.url, reason)
         yield from self._complete(section)
 
     def _complete(self, section: Section) -> Iterator[scrapy.Request]:
@@ -222,22 +294,32 @@ class SinaFinanceSpider(scrapy.Spider):
     # --- articles ----------------------------------------------------------------
 
     def parse_article(self, response: Response, listing: RollItem, section: Section) -> Iterator[ArticleItem]:
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-        text, _ = decode_page(response.body, content_type)
         try:
-            item = load_article(listing, section, response.url, text)
+            item = load_article(listing, section, response.url, _text_of(response))
         except ArticleError as exc:
-            self.crawler.stats.inc_value(f"sina/skipped/{exc.reason}")
-            self.logger.warning("Article skipped (%s): %s: %s", exc.reason, response.url, exc.detail)
+            self._article_skipped(section, exc.reason, response.url, exc.detail)
             return
         self.crawler.stats.inc_value("sina/articles/parsed")
         yield item
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        reason = _failure_reason(failure)
+        self._article_skipped(request.cb_kwargs["section"], _failure_reason(failure), request.url, "")
+
+    def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
         self.crawler.stats.inc_value(f"sina/skipped/{reason}")
-        self.logger.warning("Article skipped (%s): %s", reason, request.url)
+        self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
+        self.logger.warning("Article skipped (%s): %s%s", reason, url, f": {detail}" if detail else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    go_on: bool  # paging may continue
+
+
+def _text_of(response: Response) -> str:
+    content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+    return decode_page(response.body, content_type)[0]
 
 
 def _failure_reason(failure: Failure) -> str:
