@@ -23,7 +23,9 @@ ITEM_PIPELINES = {
     "crawler.pipelines.local_images.LocalImagesPipeline": 200,  # only when HEXO_IMAGES=local
     "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
 }
-EXTENSIONS = {"crawler.extensions.RunSummary": 500}
+EXTENSIONS = {"crawler.extensions.RunSummary": 500, "crawler.extensions.RunHealth": 510}
+COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits non-zero when a run failed
+LOGSTATS_INTERVAL = 60.0
 
 # --- Network: the standard path, polite by default -------------------------------
 # A real browser's User-Agent (Sina serves browsers) that still says who we are.
@@ -47,7 +49,14 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3
-RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# 403 and 429 are how Sina says "slow down"; 5xx and timeouts are worth another try.
+RETRY_HTTP_CODES = [403, 429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled each time (+ jitter)
+RETRY_BACKOFF_MAX = 120.0  # longest pause, Retry-After included
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent

@@ -279,13 +279,16 @@ class SinaFinanceSpider(scrapy.Spider):
 
     def _complete(self, section: Section) -> Iterator[scrapy.Request]:
         before = self.listings.duplicates
-        for section_id, entry in self.listings.complete(section.id):
-            owner = next(s for s in self.sections if s.id == section_id)
+        released = self.listings.complete(section.id)
+        if released:
+            self.crawler.stats.inc_value("sina/articles/requested", len(released))
+        by_id = {s.id: s for s in self.sections}
+        for section_id, entry in released:
             yield scrapy.Request(
                 article_request_url(entry.url),
                 callback=self.parse_article,
                 errback=self.article_failed,
-                cb_kwargs={"listing": entry, "section": owner},
+                cb_kwargs={"listing": entry, "section": by_id[section_id]},
             )
         duplicates = self.listings.duplicates - before
         if duplicates:

@@ -49,6 +49,7 @@ def run_crawl(
         # The politeness defaults stay on; only the start delay is shortened.
         "AUTOTHROTTLE_START_DELAY": "0.1",
         "DOWNLOAD_DELAY": "0.05",
+        "RETRY_BACKOFF_BASE": "0.05",  # the backoff rule stays on, with short pauses
         **(settings or {}),
     }
     command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance"]
