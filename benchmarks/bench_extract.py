@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import lxml.html
+from scrapy.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import Section  # noqa: E402
+from crawler.config import load_sections  # noqa: E402
 from crawler.hexo.post import render_post_bytes  # noqa: E402
 from crawler.loaders import load_article  # noqa: E402
 from crawler.pipelines.hexo_posts import post_content  # noqa: E402
@@ -30,15 +31,7 @@ from crawler.sina.article_page import decode_page  # noqa: E402
 from crawler.sina.roll_api import roll_item  # noqa: E402
 from crawler.sina.urls import article_request_url  # noqa: E402
 
-SECTION = Section(
-    id="china",
-    name="国内滚动",
-    kind="roll",
-    pageid="155",
-    lid="1686",
-    categories=("金融", "新浪财经", "新浪财经－国內"),
-    author="新浪财经",
-)
+SECTION = next(section for section in load_sections(Settings()) if section.id == "china")
 
 
 def best_of(function, repeat: int) -> float:
