@@ -5,6 +5,7 @@ SINA_LOCK_WAIT seconds, then stops with a message naming the holder."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import time
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 LOCK_NAME = ".sina-finance-hexo.lock"  # a dot file: Hexo ignores it
+POLL_SECONDS = 0.2
 
 
 class LockedError(Exception):
@@ -23,26 +25,46 @@ class PostsFolderLock:
         self.path = folder / LOCK_NAME
         self._fd: int | None = None
 
-    def acquire(self, wait_seconds: float) -> None:
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never waits."""
+        if self._fd is not None:
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + max(wait_seconds, 0.0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-                    os.close(fd)
-                    raise LockedError(
-                        f"another crawl is writing to {self.path.parent} ({holder}); "
-                        f"waited {wait_seconds:g} s (SINA_LOCK_WAIT)"
-                    ) from None
-                time.sleep(0.2)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}".encode(), 0)
         self._fd = fd
+        return True
+
+    def locked_error(self, wait_seconds: float) -> LockedError:
+        try:
+            holder = self.path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+        except OSError:
+            holder = "unknown"
+        return LockedError(
+            f"another crawl is writing to {self.path.parent} ({holder}); waited {wait_seconds:g} s (SINA_LOCK_WAIT)"
+        )
+
+    def acquire(self, wait_seconds: float) -> None:
+        """Take the lock, waiting up to wait_seconds (blocking: for scripts and tests)."""
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise self.locked_error(wait_seconds)
+            time.sleep(POLL_SECONDS)
+
+    async def acquire_async(self, wait_seconds: float) -> None:
+        """The same inside a crawl: the reactor (signals, cancel.json) keeps running."""
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise self.locked_error(wait_seconds)
+            await asyncio.sleep(POLL_SECONDS)  # Scrapy runs on the asyncio reactor
 
     def release(self) -> None:
         if self._fd is not None:

@@ -6,6 +6,7 @@ holds the request's download slot, so the whole host backs off, not one request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from email.utils import parsedate_to_datetime
@@ -13,10 +14,7 @@ from time import time
 from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.response import response_status_message
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -63,7 +61,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return
         self.crawler.stats.inc_value("sina/retry/backoff_seconds", round(seconds, 3))
         logger.debug("Retrying %s after %.1f s (%s)", request.url, seconds, why)
-        await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
+        await asyncio.sleep(seconds)  # Scrapy runs on the asyncio reactor
 
     async def process_response(self, request: Request, response: Response, spider: object = None) -> object:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:

@@ -1,6 +1,8 @@
 """What one crawl shares between the spider and the pipelines: the posts-folder
 lock, the state database, the manifest and the run id.  Opened once, by the first
-pipeline's open_spider (so a locked folder closes the spider before any request)."""
+pipeline's open_spider (PostPathPipeline), so a locked folder closes the spider
+before any request.  Without the pipelines (e.g. only `-O items.jsonl`), nothing
+is opened and every listed article is fetched."""
 
 from __future__ import annotations
 
@@ -59,6 +61,20 @@ class CrawlRun:
         except LockedError as exc:
             logger.error("Not crawling: %s", exc)
             raise CloseSpider("posts_dir_locked") from exc
+        self._open_locked()
+
+    async def open_async(self) -> None:
+        """open(), waiting for the lock without blocking the crawl's event loop."""
+        if self.is_open:
+            return
+        try:
+            await self.lock.acquire_async(self.output.lock_wait)
+        except LockedError as exc:
+            logger.error("Not crawling: %s", exc)
+            raise CloseSpider("posts_dir_locked") from exc
+        self._open_locked()
+
+    def _open_locked(self) -> None:
         try:
             removed = remove_temporary_files(self.output.posts_dir)
             if removed:

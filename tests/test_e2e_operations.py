@@ -119,3 +119,42 @@ def test_per_section_summary_lines(tmp_path: Path) -> None:
         "Run summary, section macro: listed=0 known=0 new=0 updated=0 unchanged=0 skipped=0 failed=0 list_failed=1"
         in (result.log)
     )
+
+
+def test_waiting_for_the_lock_does_not_block_a_stop_request(tmp_path: Path) -> None:
+    """scrapyd's cancel.json (SIGINT/SIGTERM) stops a run that waits for the lock at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.crawl import REPO
+
+    holder = PostsFolderLock(tmp_path / "posts")
+    holder.acquire(0)
+    try:
+        command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance", "-a", "sections=china"]
+        for name, value in {
+            "HEXO_POSTS_DIR": tmp_path / "posts",
+            "STATE_DB": tmp_path / "state.sqlite",
+            "MANIFEST": tmp_path / "manifest.jsonl",
+            "SINA_LOCK_WAIT": 60,
+            "LOG_FILE": tmp_path / "crawl.log",
+        }.items():
+            command += ["-s", f"{name}={value}"]
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = tmp_path / "crawl.log"
+        deadline = time.monotonic() + 30
+        while "Spider opened" not in (log.read_text(encoding="utf-8") if log.exists() else ""):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(process.pid, signal.SIGINT)
+        started = time.monotonic()
+        process.wait(timeout=20)
+        assert time.monotonic() - started < 5, "the stop request waited for the lock"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        holder.release()
+    assert "Received SIGINT" in log.read_text(encoding="utf-8")

@@ -51,9 +51,8 @@ class _Posts:
         self.crawler.stats = self.stats = MemoryStatsCollector(self.crawler)
         self.paths = PostPathPipeline.from_crawler(self.crawler)
         self.posts = HexoPostsPipeline.from_crawler(self.crawler)
-        self.paths.open_spider()
-        self.posts.open_spider()
         self.run = CrawlRun.of(self.crawler)
+        self.run.open()  # what PostPathPipeline.open_spider does, without a reactor
         self.root = tmp_path / "posts"
 
     def process(self, item: ArticleItem) -> ArticleItem:

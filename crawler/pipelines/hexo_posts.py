@@ -92,12 +92,9 @@ class HexoPostsPipeline:
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
         return cls(CrawlRun.of(crawler))
 
-    def open_spider(self) -> None:
-        self.run.open()
-
     def process_item(self, item: ArticleItem) -> ArticleItem:
         state, manifest = self.run.state, self.run.manifest
-        assert state is not None and manifest is not None
+        assert state is not None and manifest is not None, "PostPathPipeline opens the run"
         try:
             if not (item.path and item.publishid):
                 raise ValueError("item has no path or publishid")

@@ -27,8 +27,8 @@ class PostPathPipeline:
     def from_crawler(cls, crawler: Crawler) -> PostPathPipeline:
         return cls(CrawlRun.of(crawler))
 
-    def open_spider(self) -> None:
-        self.run.open()  # lock + state; a locked folder closes the spider here
+    async def open_spider(self) -> None:
+        await self.run.open_async()  # lock + state; a locked folder closes the spider here
 
     def post_path(self, item: ArticleItem) -> str:
         state = self.run.state

@@ -132,7 +132,6 @@ class SinaFinanceSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.run.open()  # normally opened already by the first pipeline
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
             ", ".join(f"{section.id} ({section.kind})" for section in self.sections),

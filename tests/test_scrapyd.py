@@ -1,0 +1,373 @@
+"""Deployment end to end: a real scrapyd (PyPI ``scrapyd``) on 127.0.0.1 with a username
+and password, the egg built and uploaded by the real ``scrapyd-deploy`` from the project's
+sources, jobs scheduled through schedule.json with settings and spider arguments, the
+replay proxy standing in for Sina.  The posts must be the golden ones, byte for byte."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+from urllib.request import ProxyHandler, Request, build_opener
+
+import pytest
+
+from crawler.locking import LOCK_NAME
+from tests.support.crawl import CORPUS, REPO, files_under
+from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, RollApi, load_corpus, serve_corpus
+
+CASES = load_corpus(CORPUS)
+PROJECT = "sina_finance_hexo"  # the [deploy] project of scrapy.cfg
+SPIDER = "sina_finance"
+USERNAME, PASSWORD = "deployer", "s3cret-pass"
+JOB_TIMEOUT = 60.0
+_PROJECT_MARKS = ("crawler/spiders/sina_finance.py", "settings/sections.yaml")  # a folder holding the project
+# Not inherited by scrapyd and its jobs: they would bypass the replay proxy, override the
+# generated scrapyd.conf, or let a job import the project from the working tree instead of the egg.
+_DROPPED_ENV = {
+    "no_proxy",
+    "all_proxy",
+    "http_proxy",
+    "https_proxy",
+    "pythonpath",
+    "scrapyd_username",
+    "scrapyd_password",
+    "scrapy_settings_module",
+    "scrapy_project",
+}
+
+_direct = build_opener(ProxyHandler({}))  # the test talks to scrapyd directly, never through a proxy
+
+
+@dataclass
+class Scrapyd:
+    url: str
+    workdir: Path
+    logs_dir: Path
+    eggs_dir: Path
+    tmp: Path
+    proxy: ReplayProxy
+    roll_api: RollApi
+    python: Path
+    deploy_output: str
+
+    def call(self, endpoint: str, data: list[tuple[str, str]] | None = None, auth: bool = True) -> dict[str, Any]:
+        body = urlencode(data).encode() if data is not None else None
+        request = Request(self.url + endpoint, data=body)
+        if auth:
+            token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with _direct.open(request, timeout=10) as response:
+            return json.load(response)
+
+    def schedule(self, jobid: str, settings: dict[str, str], **spider_args: str) -> str:
+        data = [("project", PROJECT), ("spider", SPIDER), ("jobid", jobid)]
+        data += [("setting", f"{name}={value}") for name, value in settings.items()]
+        data += list(spider_args.items())
+        answer = self.call("schedule.json", data)
+        assert answer["status"] == "ok", answer
+        return answer["jobid"]
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        """Job id -> its listjobs.json entry, with the state (pending/running/finished) added."""
+        answer = self.call(f"listjobs.json?project={PROJECT}")
+        assert answer["status"] == "ok", answer
+        return {
+            job["id"]: {**job, "state": state} for state in ("pending", "running", "finished") for job in answer[state]
+        }
+
+    def wait_finished(self, jobid: str, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.jobs().get(jobid)
+            if job is not None and job["state"] == "finished":
+                return job
+            time.sleep(0.25)
+        pytest.fail(f"job {jobid} not finished after {timeout} s; log so far:\n{self.job_log(jobid)[-3000:]}")
+
+    def job_log(self, jobid: str) -> str:
+        path = self.logs_dir / PROJECT / SPIDER / f"{jobid}.log"
+        return path.read_text(encoding="utf-8") if path.exists() else f"(no log at {path})"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment(tmp: Path, proxy_url: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in _DROPPED_ENV}
+    env.update(HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "xdg"))  # no user's ~/.scrapyd.conf, ~/.netrc
+    if proxy_url:
+        env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
+    return env
+
+
+def _server_python(tmp: Path) -> Path:
+    """The Python scrapyd and its jobs run with, as on a server: the packages this test sees
+    (scrapyd, Scrapy, the crawler's dependencies), but not the project itself.  A venv whose
+    .pth file lists this interpreter's sys.path, less every entry that holds the project
+    (the repository, an editable install's path line); an editable install's import hook is
+    left out too, since .pth files in listed folders do not run.  So the jobs can only import
+    the project from the deployed egg."""
+    home = tmp / "server-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home)], check=True, timeout=120)
+    python = home / "bin" / "python"
+    query = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([python, "-c", query], check=True, capture_output=True, text=True).stdout.strip())
+    entries = [
+        entry
+        for entry in dict.fromkeys(os.path.abspath(entry) for entry in sys.path if entry)
+        if os.path.isdir(entry) and not any(os.path.exists(os.path.join(entry, mark)) for mark in _PROJECT_MARKS)
+    ]
+    (site / "test-environment.pth").write_text("".join(f"{entry}\n" for entry in entries), encoding="utf-8")
+    return python
+
+
+def _project_tops() -> list[str]:
+    """The top-level packages of the project (crawler, settings), from pyproject.toml."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return sorted({package.split(".")[0] for package in pyproject["tool"]["setuptools"]["packages"]})
+
+
+def _project_copy(target: Path) -> Path:
+    """The project's sources as they are now (the files setup.py/pyproject.toml package,
+    scrapy.cfg), in a folder of their own: building the egg writes build/ and *.egg-info."""
+    target.mkdir()
+    for name in ("pyproject.toml", "setup.py", "scrapy.cfg", "README.md"):
+        shutil.copy2(REPO / name, target / name)
+    for top in _project_tops():
+        shutil.copytree(REPO / top, target / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM scrapyd, then SIGKILL whatever is left in its process group (its jobs)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
+    tmp = tmp_path_factory.mktemp("scrapyd")
+    workdir, logs_dir, eggs_dir = tmp / "workdir", tmp / "logs", tmp / "eggs"
+    for folder in (workdir, tmp / "home", tmp / "xdg"):
+        folder.mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    (workdir / "scrapyd.conf").write_text(
+        "[scrapyd]\n"
+        "bind_address = 127.0.0.1\n"
+        f"http_port = {port}\n"
+        f"username = {USERNAME}\n"
+        f"password = {PASSWORD}\n"
+        f"eggs_dir = {eggs_dir}\n"
+        f"logs_dir = {logs_dir}\n"
+        f"items_dir = {tmp / 'items'}\n"
+        f"dbs_dir = {tmp / 'dbs'}\n"
+        "max_proc = 2\n"
+        "poll_interval = 0.2\n",
+        encoding="utf-8",
+    )
+    python = _server_python(tmp)
+    with ReplayProxy() as proxy:
+        roll_api = serve_corpus(proxy, CASES, pageid="155", lid="1686")
+        server_log = (tmp / "scrapyd.out").open("wb")
+        process = subprocess.Popen(
+            [python, "-m", "scrapyd"],
+            cwd=workdir,
+            env=_environment(tmp, proxy.url),
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its jobs share its process group: cleaned up with it
+        )
+        try:
+            server = Scrapyd(url, workdir, logs_dir, eggs_dir, tmp, proxy, roll_api, python, deploy_output="")
+            _wait_ready(server, process)
+            server.deploy_output = _deploy(server, port)
+            yield server
+        finally:
+            _stop(process)
+            server_log.close()
+
+
+def _wait_ready(server: Scrapyd, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"scrapyd exited ({process.returncode}):\n{(server.tmp / 'scrapyd.out').read_text()}")
+        try:
+            if server.call("daemonstatus.json")["status"] == "ok":
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"scrapyd not answering at {server.url}:\n{(server.tmp / 'scrapyd.out').read_text()}")
+
+
+def _deploy(server: Scrapyd, port: int) -> str:
+    """`scrapyd-deploy test` from a copy of the project; the target (with credentials) comes
+    from the user-level scrapy.cfg ($XDG_CONFIG_HOME/scrapy.cfg), the project from [deploy]."""
+    (server.tmp / "xdg" / "scrapy.cfg").write_text(
+        f"[deploy:test]\nurl = http://127.0.0.1:{port}/\nusername = {USERNAME}\npassword = {PASSWORD}\n",
+        encoding="utf-8",
+    )
+    source = _project_copy(server.tmp / "src")
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapyd_client.deploy", "test", "--version", "r1"],  # the scrapyd-deploy command
+        cwd=source,
+        env=_environment(server.tmp, None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout  # the server's answer; the progress messages go to stderr
+
+
+# --- deployment -------------------------------------------------------------------------
+
+
+def test_deploy_uploads_an_egg_with_the_settings_package_data(scrapyd: Scrapyd) -> None:
+    answer = json.loads(scrapyd.deploy_output)
+    assert answer["status"] == "ok" and answer["project"] == PROJECT and answer["spiders"] == 1, answer
+    assert scrapyd.call(f"listspiders.json?project={PROJECT}")["spiders"] == [SPIDER]
+    assert scrapyd.call(f"listversions.json?project={PROJECT}")["versions"] == ["r1"]
+    (egg,) = (scrapyd.eggs_dir / PROJECT).glob("*.egg")
+    with zipfile.ZipFile(egg) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read("EGG-INFO/entry_points.txt").decode()
+    assert {"settings/sections.yaml", "settings/output.yaml", "crawler/settings.py"} <= names
+    assert "crawler/spiders/sina_finance.py" in names
+    assert "[scrapy]\nsettings = crawler.settings" in entry_points
+    assert not any(name.startswith("tests/") for name in names)
+
+
+def test_jobs_can_only_import_the_project_from_the_egg(scrapyd: Scrapyd) -> None:
+    """Same interpreter, working directory and environment as scrapyd's jobs: no `crawler`
+    to import outside the egg (even with the project installed in .venv), so the jobs below
+    ran the deployed code; yet Scrapy and the crawler's dependencies are there."""
+    code = "import importlib.util as u; print(u.find_spec('crawler'), u.find_spec('scrapy') is not None)"
+    done = subprocess.run(
+        [scrapyd.python, "-c", code],
+        cwd=scrapyd.workdir,
+        env=_environment(scrapyd.tmp, scrapyd.proxy.url),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout.strip() == "None True", done.stdout + done.stderr
+
+
+def test_requests_without_credentials_are_refused(scrapyd: Scrapyd) -> None:
+    jobs_before = scrapyd.jobs()
+    for endpoint, data in (
+        ("daemonstatus.json", None),
+        ("listprojects.json", None),
+        ("schedule.json", [("project", PROJECT), ("spider", SPIDER)]),
+    ):
+        with pytest.raises(HTTPError) as refused:
+            scrapyd.call(endpoint, data, auth=False)
+        assert refused.value.code == 401, endpoint
+    assert scrapyd.jobs() == jobs_before
+
+
+# --- scheduled runs ---------------------------------------------------------------------
+
+
+def _output_settings(folder: Path, **extra: str) -> dict[str, str]:
+    return {
+        "HEXO_POSTS_DIR": str(folder / "posts"),
+        "STATE_DB": str(folder / "state.sqlite"),
+        "MANIFEST": str(folder / "manifest.jsonl"),
+        "SINA_STATS_FILE": str(folder / "stats.json"),
+        # The politeness defaults stay on; only the start delay is shortened.
+        "AUTOTHROTTLE_START_DELAY": "0.1",
+        "DOWNLOAD_DELAY": "0.05",
+        **extra,
+    }
+
+
+def _assert_golden_posts(posts: Path, log: str) -> None:
+    files = files_under(posts)
+    for case in CASES:
+        assert case.expected_path in files, f"{case.expected_path} not written; log:\n{log[-3000:]}"
+        assert files[case.expected_path] == case.expected, case.name
+    assert sorted(files) == sorted(case.expected_path for case in CASES)
+
+
+def test_scheduled_job_writes_the_golden_posts(scrapyd: Scrapyd) -> None:
+    out = scrapyd.tmp / "blog"
+    jobid = scrapyd.schedule("golden", _output_settings(out), sections="china", pages="1")
+    scrapyd.wait_finished(jobid)
+    log = scrapyd.job_log(jobid)
+    _assert_golden_posts(out / "posts", log)
+    assert f"Run summary (finished): new={len(CASES)}" in log, log[-3000:]
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert stats["finish_reason"] == "finished"
+    assert (out / "state.sqlite").is_file()
+    assert len((out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()) == len(CASES)
+    assert (out / "posts" / LOCK_NAME).read_bytes() == b"", "lock released"
+    # Items went to scrapyd's items_dir, and nothing was written relative to scrapyd's cwd.
+    assert (scrapyd.tmp / "items" / PROJECT / SPIDER / f"{jobid}.jl").is_file()
+    assert not (scrapyd.workdir / "output").exists()
+    assert {path.name for path in scrapyd.workdir.iterdir()} <= {"scrapyd.conf", "twistd.pid"}
+
+
+def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(scrapyd: Scrapyd) -> None:
+    out = scrapyd.tmp / "overlap"
+    lock = out / "posts" / LOCK_NAME
+    proxy, api = scrapyd.proxy, scrapyd.roll_api
+    # The first job holds the posts folder while its roll-API answer takes 10 s to come.
+    proxy.add_handler(ROLL_API_PREFIX, lambda request: _delayed(api(request), 10.0))
+    proxy.reset_log()
+    try:
+        first = scrapyd.schedule("overlap-first", _output_settings(out), sections="china")
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while not (lock.exists() and lock.read_bytes().startswith(b"pid ")):
+            assert time.monotonic() < deadline, f"first job never locked {lock}:\n{scrapyd.job_log(first)}"
+            assert scrapyd.jobs()[first]["state"] != "finished", scrapyd.job_log(first)
+            time.sleep(0.1)
+        second_settings = _output_settings(out, SINA_LOCK_WAIT="0", SINA_STATS_FILE=str(out / "stats-second.json"))
+        second = scrapyd.schedule("overlap-second", second_settings, sections="china")
+        scrapyd.wait_finished(second)
+        assert scrapyd.jobs()[first]["state"] == "running", "the first job must still hold the lock"
+        scrapyd.wait_finished(first)
+    finally:
+        api.install(proxy)
+    second_log, first_log = scrapyd.job_log(second), scrapyd.job_log(first)
+    assert "posts_dir_locked" in second_log, second_log[-3000:]
+    assert f"another crawl is writing to {out / 'posts'}" in second_log
+    assert "Run summary (posts_dir_locked)" in second_log
+    assert json.loads((out / "stats-second.json").read_text(encoding="utf-8"))["finish_reason"] == "posts_dir_locked"
+    assert f"Run summary (finished): new={len(CASES)}" in first_log, first_log[-3000:]
+    assert proxy.count(ROLL_API_PREFIX) == 1, "the locked job made no request"
+    _assert_golden_posts(out / "posts", first_log)
+    assert len((out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()) == len(CASES)
+
+
+def _delayed(response, seconds: float):
+    response.delay = seconds
+    return response
