@@ -24,6 +24,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # Chromium registers on-demand components and asks update.googleapis.com for them
+    # even with --disable-component-update: send that check to a closed local port.
+    "--component-updater=url-source=http://127.0.0.1:9/",
 )
 
 

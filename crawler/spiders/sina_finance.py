@@ -56,6 +56,15 @@ _FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 )
 
 
+# What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
+# or nothing at all on an error page (4xx/5xx), whose status then reaches list_failed as
+# http_<code> instead of a timeout 30 s later.
+_LINKS_OR_ERROR_PAGE = (
+    "selector => document.querySelector(selector) !== null"
+    " || (performance.getEntriesByType('navigation')[0] || {}).responseStatus >= 400"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SpiderArguments:
     """``-a sections=china,macro -a pages=3 -a since=2026-09-01 -a refresh=1``, validated."""
@@ -160,7 +169,7 @@ class SinaFinanceSpider(scrapy.Spider):
         )
 
     def _browser_request(self, section: Section) -> scrapy.Request:
-        wait = PageMethod("wait_for_selector", section.wait_for, state="attached")
+        wait = PageMethod("wait_for_function", _LINKS_OR_ERROR_PAGE, arg=section.wait_for)
         return self._list_request(
             section,
             section.url or "",
@@ -331,4 +340,6 @@ def _failure_reason(failure: Failure) -> str:
     for reason, errors in _FAILURE_REASONS:
         if failure.check(*errors):
             return reason
+    if type(failure.value).__name__ == "TimeoutError":  # e.g. Playwright's, waiting for links
+        return "timeout"
     return type(failure.value).__name__
