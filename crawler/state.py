@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS articles (
     first_seen   TEXT NOT NULL,         -- ISO 8601 UTC
     last_written TEXT NOT NULL          -- ISO 8601 UTC: last time the bytes changed
 );
+-- A section whose last run finished with every listed article written (or skipped for
+-- good): that run's -a pages.  0 while a run is on it, so a killed run leaves 0.
+CREATE TABLE IF NOT EXISTS listings (
+    section      TEXT PRIMARY KEY,
+    pages_done   INTEGER NOT NULL
+);
 """
 
 
@@ -91,6 +97,17 @@ class CrawlState:
             " FROM articles ORDER BY publishid"
         ).fetchall()
         return [ArticleState(*row) for row in rows]
+
+    def pages_done(self, section: str) -> int:
+        row = self._db.execute("SELECT pages_done FROM listings WHERE section = ?", (section,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_pages_done(self, section: str, pages: int) -> None:
+        self._db.execute(
+            "INSERT INTO listings (section, pages_done) VALUES (?, ?)"
+            " ON CONFLICT(section) DO UPDATE SET pages_done=excluded.pages_done",
+            (section, pages),
+        )
 
     def record(
         self,

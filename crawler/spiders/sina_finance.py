@@ -14,6 +14,7 @@ from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
     DownloadConnectionRefusedError,
+    DownloadFailedError,
     DownloadTimeoutError,
     ResponseDataLossError,
 )
@@ -53,6 +54,7 @@ _FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("too_large", (DownloadCancelledError, CancelledError)),  # over DOWNLOAD_MAXSIZE
     ("dns_error", (CannotResolveHostError, DNSLookupError)),
     ("connection_refused", (DownloadConnectionRefusedError, ConnectionRefusedError)),
+    ("connection_lost", (DownloadFailedError,)),  # the server closed without an answer
 )
 
 
@@ -124,6 +126,8 @@ class SinaFinanceSpider(scrapy.Spider):
         self.arguments = SpiderArguments.parse(sections, pages, since, refresh)
         self.sections: tuple[Section, ...] = ()
         self.listings: OrderedListings[RollItem] = OrderedListings(())
+        self._stop_at_known: set[str] = set()  # sections whose older pages a finished run covered
+        self._left_behind: set[str] = set()  # sections with an article or a page not done this run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SinaFinanceSpider:
@@ -141,6 +145,12 @@ class SinaFinanceSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        state = self.run.state  # opened by the first pipeline's open_spider
+        if state is not None:
+            for section in self.sections:
+                if state.pages_done(section.id) >= self.arguments.pages:
+                    self._stop_at_known.add(section.id)
+                state.set_pages_done(section.id, 0)  # until this run finishes the section
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
             ", ".join(f"{section.id} ({section.kind})" for section in self.sections),
@@ -197,6 +207,7 @@ class SinaFinanceSpider(scrapy.Spider):
             roll_page = parse_roll_page(_text_of(response))
         except RollApiError as exc:
             stats.inc_value(f"sina/roll/failed/{exc.reason}")
+            self._left_behind.add(section.id)
             stats.inc_value(f"sina/section/{section.id}/list_failed")
             self.logger.warning("Roll API failed for section %s: %s: %s", section.id, response.url, exc)
             yield from self._complete(section)
@@ -265,8 +276,10 @@ class SinaFinanceSpider(scrapy.Spider):
             stats.inc_value("sina/articles/known", known)
             stats.inc_value(f"sina/section/{section.id}/known", known)
         self.listings.add(section.id, admitted)
-        # Paging goes on unless the page reached `since` or held only known articles.
-        return _Admitted(go_on=not older and not (known and not admitted))
+        # Paging goes on unless the page reached `since` or held only known articles (and
+        # the last run finished what it listed below: it may have been killed, or failed).
+        all_known = known > 0 and not admitted and section.id in self._stop_at_known
+        return _Admitted(go_on=not older and not all_known)
 
     def _is_known(self, entry: RollItem) -> bool:
         """Written before, API mtime unchanged and the post still there: no request."""
@@ -279,6 +292,7 @@ class SinaFinanceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         section: Section = request.cb_kwargs["section"]
         reason = _failure_reason(failure)
+        self._left_behind.add(section.id)
         kind = "roll" if section.kind == "roll" else "list"
         self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
@@ -318,9 +332,26 @@ class SinaFinanceSpider(scrapy.Spider):
         self._article_skipped(request.cb_kwargs["section"], _failure_reason(failure), request.url, "")
 
     def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
+        if reason not in _SKIPPED_FOR_GOOD:
+            self._left_behind.add(section.id)
         self.crawler.stats.inc_value(f"sina/skipped/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
         self.logger.warning("Article skipped (%s): %s%s", reason, url, f": {detail}" if detail else "")
+
+    def closed(self, reason: str) -> None:
+        """A finished run that left nothing behind in a section lets the next one stop
+        that section's paging at a page of known articles."""
+        state = self.run.state
+        if reason != "finished" or state is None:
+            return
+        for section in self.sections:
+            failed = self.crawler.stats.get_value(f"sina/section/{section.id}/failed")
+            if section.id not in self._left_behind and not failed:
+                state.set_pages_done(section.id, self.arguments.pages)
+
+
+# Article pages that no later fetch will turn into a post.
+_SKIPPED_FOR_GOOD = frozenset({"no_body", "empty_body", "no_title", "no_date"})
 
 
 @dataclass(frozen=True, slots=True)
