@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ClassVar
+
 from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.config import Section
 from crawler.hexo.body import container_inner_html, process_body
@@ -52,6 +56,35 @@ class ArticleLoader(ItemLoader):
     categories_out = Identity()
     image_urls_out = Identity()
 
+    # The processors are fixed per class (ArticleItem's fields carry no metadata), so they
+    # are looked up once: itemloaders looks at the item's field metadata on every value.
+    _processors: ClassVar[dict[tuple[str, str], Callable[..., Any]]] = {}
+
+    def get_input_processor(self, field_name: str) -> Callable[..., Any]:
+        key = ("in", field_name)
+        if key not in self._processors:
+            self._processors[key] = super().get_input_processor(field_name)
+        return self._processors[key]
+
+    def get_output_processor(self, field_name: str) -> Callable[..., Any]:
+        key = ("out", field_name)
+        if key not in self._processors:
+            self._processors[key] = super().get_output_processor(field_name)
+        return self._processors[key]
+
+
+def _add_first(loader: ItemLoader, field: str, *sources: Callable[[], Any]) -> None:
+    """Add the first source's value that survives the field's input processor."""
+    for source in sources:
+        loader.add_value(field, source())
+        if loader.get_collected_values(field):
+            return
+
+
+def _published(tree: LexborHTMLParser) -> str | None:
+    published = parse_published_time(article_page.published_time(tree))
+    return iso_utc(published) if published is not None else None
+
 
 def load_article(listing: RollItem, section: Section, url: str, page_text: str) -> ArticleItem:
     """The item for one article page; ArticleError when the page has no post in it."""
@@ -68,20 +101,23 @@ def load_article(listing: RollItem, section: Section, url: str, page_text: str) 
     loader.add_value("docid", listing.docid)
     loader.add_value("url", url)
     loader.add_value("section", section.id)
-    loader.add_value("title", listing.title)
-    loader.add_value("title", article_page.og_title(tree))
-    loader.add_value("title", article_page.heading_title(tree))
-    if listing.intime is not None:
-        loader.add_value("date", iso_utc(utc_from_timestamp(listing.intime)))
-    published = parse_published_time(article_page.published_time(tree))
-    if published is not None:
-        loader.add_value("date", iso_utc(published))
-    loader.add_value("media", listing.media_name)
-    loader.add_value("media", article_page.media_name(tree))
+    # The API item first; the page only when the API item has nothing usable.
+    _add_first(
+        loader,
+        "title",
+        lambda: listing.title,
+        lambda: article_page.og_title(tree),
+        lambda: article_page.heading_title(tree),
+    )
+    _add_first(
+        loader,
+        "date",
+        lambda: iso_utc(utc_from_timestamp(listing.intime)) if listing.intime is not None else None,
+        lambda: _published(tree),
+    )
+    _add_first(loader, "media", lambda: listing.media_name, lambda: article_page.media_name(tree))
+    _add_first(loader, "keywords", lambda: listing.keywords, lambda: article_page.keywords(tree))
     loader.add_value("editor", article_page.editor(tree))
-    loader.add_value("keywords", listing.keywords)
-    if not loader.get_collected_values("keywords"):
-        loader.add_value("keywords", article_page.keywords(tree))
     loader.add_value("summary", listing.intro)
     loader.add_value("categories", list(section.categories))
     loader.add_value("author", section.author)

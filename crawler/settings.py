@@ -40,6 +40,9 @@ DEFAULT_REQUEST_HEADERS = {
 ROBOTSTXT_OBEY = True
 HTTPPROXY_ENABLED = True  # http_proxy / https_proxy / no_proxy are honoured
 CONCURRENT_REQUESTS = 16
+# A callback yields one item (or a page of requests): Scrapy starts this many workers
+# per callback output, so 100 (the default) is pure overhead here.
+CONCURRENT_ITEMS = 4
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0.25  # the floor under AutoThrottle's delay, per host
 AUTOTHROTTLE_ENABLED = True

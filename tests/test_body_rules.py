@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.hexo.body import process_body
+from crawler.hexo.body import container_inner_html, process_body
 from crawler.hexo.html_serializer import TreeSerializer
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -450,3 +450,26 @@ def test_round_trip_corpus_body(case: str) -> None:
     html = corpus_body(case)
     assert html.strip()
     assert reserialise(html) == html
+
+
+# --- the hand-over from the page: lexbor's serialiser gives the tree ours gives ------------
+
+_HANDOVER_PAGES = [
+    '<div id="artibody"><noscript><img src=x> &amp; </noscript><p>a&nbsp;b &lt; &amp;copy=1 "q" \'s\'</p></div>',
+    '<div id="artibody"><svg viewBox="0 0 1 1"><path d=""/><foreignObject><p>x</p></foreignObject></svg></div>',
+    '<div id="artibody"><table><tr><td>1<td>2</table><template><b>t</b></template><textarea>&lt;/x</textarea></div>',
+    '<div id="artibody"><p title="a &amp; b &quot;c&quot; &lt;d&gt;">\u00a0<a href=?x=1&amp;y=2>l</a></p>'
+    "\n<!-- c --></div>",
+    '<div id="artibody"><math><mi>x</mi></math><style>p{a:"<b>"}</style><xmp><i></xmp><iframe><p></iframe></div>',
+]
+
+
+@pytest.mark.parametrize(
+    "page",
+    _HANDOVER_PAGES + [(case / "page.html").read_text(encoding="utf-8") for case in sorted(CORPUS.iterdir())],
+)
+def test_lexbor_inner_html_hands_over_the_same_tree_as_our_round_trip(page: str) -> None:
+    tree = LexborHTMLParser(page, scripting=True)
+    container = tree.css_first("#artibody") or tree.css_first("#article")
+    ours = TreeSerializer(final=False).children(container)
+    assert process_body(container_inner_html(container), ARTICLE).html == process_body(ours, ARTICLE).html

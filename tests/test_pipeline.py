@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -56,7 +57,7 @@ class _Posts:
         self.root = tmp_path / "posts"
 
     def process(self, item: ArticleItem) -> ArticleItem:
-        return self.posts.process_item(self.paths.process_item(item))
+        return asyncio.run(self.posts.process_item(self.paths.process_item(item)))
 
     def manifest(self) -> list[dict]:
         return [json.loads(line) for line in self.run.output.manifest.read_text(encoding="utf-8").splitlines()]

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 import ada_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.hexo.html_serializer import C0_DELETE_TABLE, TreeSerializer, escape_attribute
+from crawler.hexo.html_serializer import TreeSerializer, delete_c0, escape_attribute
 
 IMAGE_EXTENSIONS = (".gif", ".png", ".jpg", ".webp")
 REMOVED_IMG_ATTRIBUTES = ("onclick", "onerror", "onload")
 
-_ROUND_TRIP = TreeSerializer(final=False)
 _FINAL = TreeSerializer(final=True)
 
 
@@ -77,15 +76,18 @@ def process_body(inner_html: str, article_url: str) -> Body:
     if body is None:  # lexbor always builds <body>; kept for type checkers
         return Body("", None, ())
     sources = _apply_rules(body, https_base(article_url))
-    html = _FINAL.children(body).translate(C0_DELETE_TABLE)
+    html = delete_c0(_FINAL.children(body))
     first = sources[0] if sources else None
     return Body(
         html=html,
-        first_image=escape_attribute(first).translate(C0_DELETE_TABLE) if first else None,
+        first_image=delete_c0(escape_attribute(first)) if first else None,
         image_urls=tuple(dict.fromkeys(sources)),
     )
 
 
 def container_inner_html(container: LexborNode) -> str:
-    """Inner HTML of a node of the page, in a form that parses back to the same tree."""
-    return _ROUND_TRIP.children(container)
+    """Inner HTML of a node of the page, in a form that parses back to the same tree.
+
+    lexbor's own serialiser (the HTML standard's algorithm, scripting on) is exact for
+    that and runs in C; TreeSerializer(final=False) gives the same tree, slower."""
+    return container.inner_html or ""

@@ -8,6 +8,7 @@ reference).  Raw-text elements and comments are written exactly as parsed.
 
 from __future__ import annotations
 
+import re
 from html.entities import html5 as _NAMED_REFERENCES
 
 from selectolax.lexbor import LexborNode
@@ -59,7 +60,19 @@ def _c1_replacements() -> dict[int, str]:
 
 C1_TABLE = _c1_replacements()
 # Every C0 control except LF and CR (so TAB too) is deleted from the body.
-C0_DELETE_TABLE = {code: None for code in range(0x20) if code not in (0x0A, 0x0D)}
+# Regular expressions rather than str.translate with a dict: a C scan that finds
+# nothing costs almost nothing, and most text has neither C0 nor C1 characters.
+_C0 = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f]")
+_C1 = re.compile("[\x80-\x9f]")
+_CONTROLS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x80-\x9f]")
+
+
+def delete_c0(text: str) -> str:
+    return _C0.sub("", text)
+
+
+def replace_c1(text: str) -> str:
+    return _C1.sub(lambda match: C1_TABLE.get(ord(match.group()), match.group()), text)
 
 
 def starts_character_reference(text: str, amp: int, in_attribute: bool) -> bool:
@@ -102,17 +115,25 @@ def _escape_ampersands(text: str, in_attribute: bool) -> str:
 
 
 def escape_text(text: str, *, final: bool = True) -> str:
-    if final:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
-        text = text.translate(C0_DELETE_TABLE)
-    text = _escape_ampersands(text, in_attribute=False).replace("<", "&lt;")
-    return text.translate(C1_TABLE) if final else text
+    controls = final and _CONTROLS.search(text) is not None
+    if controls:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
+        text = delete_c0(text)
+    if "&" in text:
+        text = _escape_ampersands(text, in_attribute=False)
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    return replace_c1(text) if controls else text
 
 
 def escape_attribute(value: str, *, final: bool = True) -> str:
-    if final:
-        value = value.translate(C0_DELETE_TABLE)
-    value = _escape_ampersands(value, in_attribute=True).replace('"', "&quot;")
-    return value.translate(C1_TABLE) if final else value
+    controls = final and _CONTROLS.search(value) is not None
+    if controls:
+        value = delete_c0(value)
+    if "&" in value:
+        value = _escape_ampersands(value, in_attribute=True)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    return replace_c1(value) if controls else value
 
 
 class TreeSerializer:

@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 from crawler.hexo.fields import yaml_quote
 
-# Keeps Hexo's Nunjucks from reading article text as template tags.
-_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
-
 
 @dataclass(frozen=True, slots=True)
 class PostContent:
@@ -30,7 +27,9 @@ def render_post(post: PostContent) -> str:
     if post.headimg:
         lines.append(f"thumbnail: {yaml_quote(post.headimg)}")
     lines += ["---", "", "<div>   ", post.body + "  ", "</div>", " " * 12]
-    return "\n".join(lines).translate(_BRACES)
+    # Braces escaped over the whole text: keeps Hexo's Nunjucks from reading article
+    # text as template tags.
+    return "\n".join(lines).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def render_post_bytes(post: PostContent) -> bytes:

@@ -4,6 +4,7 @@ and a post written but not recorded is fetched and announced again)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -92,14 +93,18 @@ class HexoPostsPipeline:
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
         return cls(CrawlRun.of(crawler))
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
         state, manifest = self.run.state, self.run.manifest
         assert state is not None and manifest is not None, "PostPathPipeline opens the run"
         try:
             if not (item.path and item.publishid):
                 raise ValueError("item has no path or publishid")
             data = render_post_bytes(post_content(item))
-            written = write_atomically(self.posts_dir / item.path, data, fsync=self.run.output.fsync)
+            # The write (and its fsync) in a thread: the crawl goes on meanwhile.  Paths are
+            # unique per article in a run, so two writes never race for one file.
+            written = await asyncio.to_thread(
+                write_atomically, self.posts_dir / item.path, data, fsync=self.run.output.fsync
+            )
         except ValueError as exc:
             raise self._failed("bad_item", item, str(exc)) from exc
         except OSError as exc:

@@ -18,7 +18,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     ResponseDataLossError,
 )
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
 from twisted.internet.defer import CancelledError
@@ -360,7 +360,11 @@ class _Admitted:
 
 
 def _text_of(response: Response) -> str:
+    """The page as text.  With a charset in Content-Type, Scrapy's own decoding (already
+    done, and cached, by its meta-refresh check) is the same as ours: reuse it."""
     content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+    if isinstance(response, TextResponse) and "charset=" in content_type.lower():
+        return response.text
     return decode_page(response.body, content_type)[0]
 
 

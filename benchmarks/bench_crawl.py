@@ -1,0 +1,527 @@
+"""Whole-crawl throughput and memory, against a do-nothing Scrapy spider.
+
+A replay proxy (tests/support/replay_proxy.py, in a thread of this process) serves
+N distinct articles (the golden corpus pages cycled, each at its own
+``https://finance.sina.com.cn/roll/2026-09-28/doc-i<publishid>.shtml``, each with its
+own title) and a roll-API listing of them (section ``china``: pageid 155, lid 1686,
+newest first, 50 per page).  Each run is its own process, started with the same
+download settings:
+
+    -s AUTOTHROTTLE_ENABLED=0 -s DOWNLOAD_DELAY=0 -s ROBOTSTXT_OBEY=0
+    -s CONCURRENT_REQUESTS=16 -s CONCURRENT_REQUESTS_PER_DOMAIN=16
+
+plus LOG_LEVEL=INFO and a log file.  The do-nothing spider also gets the project's standard
+download settings (retries and retry codes, timeout, size limits, cookies, headers,
+User-Agent, proxy; see DOWNLOAD_SETTING_PREFIXES) but stock Scrapy components: no
+project code, so Scrapy's own RetryMiddleware, and Scrapy's default CONCURRENT_ITEMS.
+The project crawls write posts with the project's defaults (HEXO_FSYNC on).  Runs, in
+this order:
+
+    do-nothing   ``scrapy runspider`` of a bare spider (written to a temp folder and run
+                 from there, so the project's scrapy.cfg and settings are not picked up):
+                 lists the same roll-API pages, downloads the same N article URLs
+                 through the same proxy, does nothing with the responses
+    full N/2     ``scrapy crawl sina_finance -a sections=china -a pages=N/100``, fresh output
+    full N       the same with pages=N/50, into another fresh output
+    re-run N     the same command again over the N-article output (everything known)
+    empty        the same command over a listing with zero items, fresh output
+
+Wall time is measured from process start to exit; ``crawl s`` is the crawl's own
+``elapsed_time_seconds`` (from its stats).  Peak RSS is the crawl process's own
+``ru_maxrss`` (its RSS high-water mark), read with ``os.wait4`` on that process.
+CPU is the crawl process's user+system time; proxy CPU is this process's CPU time
+during the run (the proxy is all it does meanwhile).
+
+Checks (exit status 1 if one fails): N/2 and N posts written, the proxy saw exactly that
+many article requests, none in the re-run and the empty run, N in the do-nothing run.
+Targets (reported, not enforced): full crawl articles/s ≥ 0.60 x do-nothing; peak RSS ≤
+do-nothing + 50 MB; peak RSS at N not above N/2 by more than noise (10 MB); re-run wall ≤
+1.2 x empty-run wall.  The machine is shared: the 1-min load average is printed with the
+figures, and CPU seconds are less sensitive to other work than wall times.
+
+    .venv/bin/python benchmarks/bench_crawl.py [--articles 2000] [--concurrency 16] [--json] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import resource
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crawler import settings as project_settings  # noqa: E402
+from crawler.sina.roll_api import API_REFERER, MAX_PAGE_SIZE, roll_api_url  # noqa: E402
+from tests.support.replay_proxy import CorpusCase, ReplayProxy, RollApi, load_corpus  # noqa: E402
+
+PAGEID, LID, SECTION = "155", "1686", "china"
+ARTICLE_URL = "https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
+NEWEST = 1790600000  # 2026-09-28 19:33:20 Beijing; one article a minute before that
+ROLL_ACCEPT = "application/json, */*;q=0.1"  # what the spider sends to the roll API
+
+# The project's settings that shape downloading, given to the do-nothing spider too
+# (then overridden by the -s settings every run gets).  Only standard Scrapy settings
+# whose value names no project code: the do-nothing spider runs stock Scrapy components
+# (e.g. Scrapy's RetryMiddleware with the project's RETRY_TIMES and RETRY_HTTP_CODES).
+DOWNLOAD_SETTING_PREFIXES = (
+    "AUTOTHROTTLE_",
+    "CONCURRENT_REQUESTS",
+    "COOKIES_",
+    "DEFAULT_REQUEST_HEADERS",
+    "DNS",
+    "DOWNLOAD_",
+    "HTTPPROXY_",
+    "LOG_LEVEL",
+    "LOGSTATS_INTERVAL",
+    "REDIRECT_",
+    "RETRY_",
+    "ROBOTSTXT_",
+    "TELNETCONSOLE_",
+    "TWISTED_REACTOR",
+    "USER_AGENT",
+)
+
+NOOP_SPIDER = '''\
+"""Do-nothing baseline: the same roll-API pages and article downloads, no processing."""
+
+import json
+
+import scrapy
+from scrapy import signals
+
+SETTINGS = {settings}
+
+
+class DoNothingSpider(scrapy.Spider):
+    name = "do_nothing"
+    custom_settings = SETTINGS
+
+    def __init__(self, api="", pages="1", stats_file="", **kwargs):
+        super().__init__(**kwargs)
+        self.api, self.pages, self.stats_file = api, int(pages), stats_file
+        self.urls = []
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.dump_stats, signal=signals.engine_stopped)
+        return spider
+
+    def roll_request(self, page):
+        return scrapy.Request(
+            self.api.format(page=page),
+            headers={{"Referer": {referer!r}, "Accept": {accept!r}}},
+            callback=self.parse_roll,
+            cb_kwargs={{"page": page}},
+            dont_filter=True,
+        )
+
+    async def start(self):
+        yield self.roll_request(1)
+
+    def parse_roll(self, response, page):
+        data = response.json()["result"]["data"]
+        self.urls.extend(item["url"] for item in data)
+        if page < self.pages and len(data) >= {page_size}:
+            yield self.roll_request(page + 1)
+            return
+        for url in self.urls:
+            yield scrapy.Request(url, callback=self.parse_article)
+
+    def parse_article(self, response):
+        return None
+
+    def dump_stats(self):
+        stats = dict(self.crawler.stats.get_stats())
+        stats["bench/bot_name"] = self.crawler.settings.get("BOT_NAME")
+        stats["bench/item_pipelines"] = self.crawler.settings.getdict("ITEM_PIPELINES")
+        with open(self.stats_file, "w", encoding="utf-8") as out:
+            json.dump(stats, out, default=str, indent=1, sort_keys=True)
+'''
+
+
+@dataclass
+class Run:
+    name: str
+    articles: int  # articles the run is meant to download (0 for re-run and empty)
+    returncode: int = 0
+    wall_s: float = 0.0
+    crawl_s: float | None = None  # elapsed_time_seconds of the crawl's stats
+    peak_rss_mb: float = 0.0
+    cpu_s: float = 0.0  # crawl process, user + system
+    proxy_cpu_s: float = 0.0  # this process (the proxy thread) during the run
+    api_requests: int = 0
+    article_requests: int = 0
+    responses_200: int = 0
+    posts_new: int | None = None
+    post_files: int | None = None
+    command: list[str] = field(default_factory=list)
+    cwd: str = ""
+    log: str = ""
+
+    @property
+    def rate_wall(self) -> float:
+        return self.articles / self.wall_s if self.articles and self.wall_s else 0.0
+
+    @property
+    def rate_crawl(self) -> float:
+        return self.articles / self.crawl_s if self.articles and self.crawl_s else 0.0
+
+
+# --- the served site ------------------------------------------------------------------
+
+
+def publishid(number: int) -> str:
+    """7 lowercase letters + 7 digits, distinct per number (letters from the number too)."""
+    letters = string.ascii_lowercase
+    prefix, rest = "", number
+    for _ in range(7):
+        rest, digit = divmod(rest, 26)
+        prefix = letters[digit] + prefix
+    return f"{prefix}{number % 10_000_000:07d}"
+
+
+def synthetic_articles(cases: list[CorpusCase], count: int) -> tuple[list[dict[str, Any]], list[tuple[str, bytes]]]:
+    """Roll-API items (newest first) and (url, page) pairs: corpus cases cycled."""
+    items, pages = [], []
+    for number in range(count):
+        case = cases[number % len(cases)]
+        pid = publishid(number)
+        url = ARTICLE_URL.format(publishid=pid)
+        ctime = str(NEWEST - number * 60)
+        item = copy.deepcopy(case.item)
+        item.update(url=url, title=f"{case.item['title']} 基准{number:05d}", ctime=ctime, intime=ctime, mtime=ctime)
+        item["docid"] = f"comos:{pid}"
+        items.append(item)
+        pages.append((url, case.page))
+    return items, pages
+
+
+# --- running one crawl -------------------------------------------------------------------
+
+
+def download_settings(concurrency: int) -> dict[str, str]:
+    """The -s settings every run gets, the project's crawls and the do-nothing spider."""
+    return {
+        "AUTOTHROTTLE_ENABLED": "0",
+        "DOWNLOAD_DELAY": "0",
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+        "ROBOTSTXT_OBEY": "0",
+        "LOG_LEVEL": "INFO",
+        "LOG_FILE_APPEND": "False",
+    }
+
+
+def project_download_settings() -> dict[str, Any]:
+    """The download settings of crawler/settings.py (for the do-nothing spider)."""
+    chosen = {}
+    for name in dir(project_settings):
+        value = getattr(project_settings, name)
+        if name.isupper() and name.startswith(DOWNLOAD_SETTING_PREFIXES) and "crawler." not in repr(value):
+            chosen[name] = value
+    return chosen
+
+
+def child_env(proxy_url: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in ("no_proxy", "all_proxy") and not key.startswith("SCRAPY_")
+    }
+    env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
+    return env
+
+
+def run_process(run: Run, command: list[str], cwd: Path, out_path: Path, env: dict[str, str], timeout: float) -> None:
+    """Start, wait with os.wait4 (that process's own rusage), fill wall/RSS/CPU.
+
+    stdout and stderr go to ``out_path``."""
+    run.command, run.cwd = command, str(cwd)
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
+    with open(out_path, "wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.005)
+        run.wall_s = time.perf_counter() - start
+    process.returncode = run.returncode = os.waitstatus_to_exitcode(status)
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
+    run.peak_rss_mb = usage.ru_maxrss / 1024  # Linux: kB
+    run.cpu_s = usage.ru_utime + usage.ru_stime
+    run.proxy_cpu_s = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
+    run.log = out_path.read_text(encoding="utf-8", errors="replace")
+
+
+def count_posts(posts: Path) -> int:
+    return sum(1 for path in posts.rglob("*.md") if path.is_file()) if posts.exists() else 0
+
+
+def full_crawl(
+    name: str, proxy: ReplayProxy, work: Path, articles: int, pages: int, concurrency: int, timeout: float
+) -> Run:
+    work.mkdir(parents=True, exist_ok=True)
+    stats_file = work / "stats.json"
+    stats_file.unlink(missing_ok=True)
+    settings = {
+        "HEXO_POSTS_DIR": str(work / "posts"),
+        "STATE_DB": str(work / "state.sqlite"),
+        "MANIFEST": str(work / "manifest.jsonl"),
+        "SINA_STATS_FILE": str(stats_file),
+        "LOG_FILE": str(work / f"{name}.log"),
+        **download_settings(concurrency),
+    }
+    command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance", "-a", f"sections={SECTION}"]
+    command += ["-a", f"pages={pages}"]
+    for key, value in settings.items():
+        command += ["-s", f"{key}={value}"]
+    run = Run(name, articles)
+    proxy.reset_log()
+    run_process(run, command, ROOT, work / f"{name}.out", child_env(proxy.url), timeout)
+    run.log = _read(work / f"{name}.log") + run.log
+    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    run.crawl_s = stats.get("elapsed_time_seconds")
+    run.responses_200 = int(stats.get("downloader/response_status_count/200", 0))
+    run.posts_new = int(stats.get("sina/posts/new", 0))
+    run.post_files = count_posts(work / "posts")
+    run.api_requests = proxy.count("/api/roll/get")
+    run.article_requests = proxy.count("/doc-i")
+    return run
+
+
+def do_nothing_crawl(
+    proxy: ReplayProxy, work: Path, articles: int, pages: int, concurrency: int, timeout: float
+) -> Run:
+    work.mkdir(parents=True, exist_ok=True)
+    spider_file = work / "do_nothing_spider.py"
+    spider_file.write_text(
+        NOOP_SPIDER.format(
+            settings=repr(project_download_settings()),
+            referer=API_REFERER,
+            accept=ROLL_ACCEPT,
+            page_size=MAX_PAGE_SIZE,
+        ),
+        encoding="utf-8",
+    )
+    stats_file = work / "stats.json"
+    api = roll_api_url(PAGEID, LID, 1, MAX_PAGE_SIZE)
+    assert api.endswith("&page=1"), api
+    api = api.removesuffix("1") + "{page}"
+    command = [sys.executable, "-m", "scrapy", "runspider", str(spider_file)]
+    command += ["-a", f"api={api}", "-a", f"pages={pages}", "-a", f"stats_file={stats_file}"]
+    for key, value in {"LOG_FILE": str(work / "do-nothing.log"), **download_settings(concurrency)}.items():
+        command += ["-s", f"{key}={value}"]
+    run = Run("do-nothing", articles)
+    proxy.reset_log()
+    run_process(run, command, work, work / "do-nothing.out", child_env(proxy.url), timeout)
+    run.log = _read(work / "do-nothing.log") + run.log
+    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    if stats.get("bench/bot_name") != "scrapybot" or stats.get("bench/item_pipelines"):
+        raise SystemExit(f"do-nothing spider picked up project settings: {stats.get('bench/bot_name')!r}")
+    run.crawl_s = stats.get("elapsed_time_seconds")
+    run.responses_200 = int(stats.get("downloader/response_status_count/200", 0))
+    run.api_requests = proxy.count("/api/roll/get")
+    run.article_requests = proxy.count("/doc-i")
+    return run
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(runs: list[Run]) -> str:
+    head = (
+        f"{'run':<12} {'articles':>8} {'api req':>7} {'doc req':>7} {'posts':>6} {'wall s':>7} {'crawl s':>7} "
+        f"{'art/s wall':>10} {'art/s crawl':>11} {'peak RSS MB':>11} {'CPU s':>6} {'proxy CPU s':>11}"
+    )
+    lines = [head, "-" * len(head)]
+    for run in runs:
+        lines.append(
+            f"{run.name:<12} {run.articles:>8} {run.api_requests:>7} {run.article_requests:>7} "
+            f"{'-' if run.post_files is None else run.post_files:>6} {run.wall_s:>7.2f} {_fmt(run.crawl_s):>7} "
+            f"{_fmt(run.rate_wall or None, 0):>10} {_fmt(run.rate_crawl or None, 0):>11} "
+            f"{run.peak_rss_mb:>11.1f} {run.cpu_s:>6.2f} {run.proxy_cpu_s:>11.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=2000, help="articles served (multiple of 100)")
+    parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS(_PER_DOMAIN)")
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON (instead of the table)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, posts)")
+    args = parser.parse_args()
+    if args.articles < 100 or args.articles % (2 * MAX_PAGE_SIZE):
+        parser.error("--articles: a multiple of 100")
+    total, half = args.articles, args.articles // 2
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    load_before = os.getloadavg()[0]
+    cases = load_corpus(args.corpus)
+    items, pages = synthetic_articles(cases, total)
+    work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
+    key = (PAGEID, LID)
+    runs: list[Run] = []
+    try:
+        with ReplayProxy() as proxy:
+            for url, page in pages:
+                proxy.add(url, page)
+            api = RollApi({key: items}).install(proxy)
+            progress(f"proxy {proxy.url}: {total} articles from {len(cases)} corpus pages; work folder {work}")
+            runtime = (args.concurrency, args.timeout)
+            pages_half, pages_total = half // MAX_PAGE_SIZE, total // MAX_PAGE_SIZE
+            steps = [
+                ("do-nothing", lambda: do_nothing_crawl(proxy, work / "do-nothing", total, pages_total, *runtime)),
+                (f"full-{half}", lambda: full_crawl(f"full-{half}", proxy, work / "half", half, pages_half, *runtime)),
+                (
+                    f"full-{total}",
+                    lambda: full_crawl(f"full-{total}", proxy, work / "all", total, pages_total, *runtime),
+                ),
+                (
+                    f"re-run-{total}",
+                    lambda: full_crawl(f"re-run-{total}", proxy, work / "all", 0, pages_total, *runtime),
+                ),
+                ("empty", lambda: empty_crawl(proxy, api, work / "empty", pages_total, *runtime)),
+            ]
+            for name, step in steps:
+                progress(f"running {name} ...")
+                run = step()
+                progress(f"  {name}: exit {run.returncode}, {run.wall_s:.2f} s, peak RSS {run.peak_rss_mb:.1f} MB")
+                runs.append(run)
+        loads = (load_before, os.getloadavg()[0])
+        report, problems = summarise(runs, half, total, args.concurrency, loads)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, indent=1))
+        else:
+            print(table(runs))
+            print()
+            for line in report["summary"]:
+                print(line)
+        for problem in problems:
+            progress(f"CHECK FAILED: {problem}")
+        if problems:
+            progress(f"logs kept in {work}")
+            args.keep = True
+        return 1 if problems else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def empty_crawl(proxy: ReplayProxy, api: RollApi, work: Path, pages: int, concurrency: int, timeout: float) -> Run:
+    key = (PAGEID, LID)
+    listed = api.listings[key]
+    api.listings[key] = []
+    try:
+        return full_crawl("empty", proxy, work, 0, pages, concurrency, timeout)
+    finally:
+        api.listings[key] = listed
+
+
+def summarise(
+    runs: list[Run], half: int, total: int, concurrency: int, loads: tuple[float, float]
+) -> tuple[dict[str, Any], list[str]]:
+    by_name = {run.name: run for run in runs}
+    noop, small, full = by_name["do-nothing"], by_name[f"full-{half}"], by_name[f"full-{total}"]
+    rerun, empty = by_name[f"re-run-{total}"], by_name["empty"]
+
+    problems = [f"{run.name}: exit code {run.returncode}" for run in runs if run.returncode]
+    for run, expected in ((small, half), (full, total)):
+        if run.post_files != expected or run.posts_new != expected:
+            problems.append(f"{run.name}: {run.post_files} post files, sina/posts/new={run.posts_new}, not {expected}")
+        if run.article_requests != expected:
+            problems.append(f"{run.name}: proxy saw {run.article_requests} article requests, not {expected}")
+    if noop.article_requests != total or noop.responses_200 != total + noop.api_requests:
+        problems.append(f"do-nothing: {noop.article_requests} article requests, {noop.responses_200} answers 200")
+    if rerun.article_requests != 0:
+        problems.append(f"re-run: proxy saw {rerun.article_requests} article requests, not 0")
+    if rerun.post_files != total:
+        problems.append(f"re-run: {rerun.post_files} post files, not {total}")
+    if empty.article_requests != 0 or empty.post_files != 0:
+        problems.append(f"empty: {empty.article_requests} article requests, {empty.post_files} posts")
+
+    ratio_wall = full.rate_wall / noop.rate_wall if noop.rate_wall else 0.0
+    ratio_crawl = full.rate_crawl / noop.rate_crawl if noop.rate_crawl else 0.0
+    rss_over = full.peak_rss_mb - noop.peak_rss_mb
+    rss_growth = full.peak_rss_mb - small.peak_rss_mb
+    rerun_ratio = rerun.wall_s / empty.wall_s if empty.wall_s else 0.0
+
+    def verdict(ok: bool) -> str:
+        return "ok" if ok else "MISSED"
+
+    summary = [
+        f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}, {platform.platform()}; "
+        f"1-min load average {loads[0]:.2f} before, {loads[1]:.2f} after (other work on the machine skews figures)",
+        f"settings (every run): AutoThrottle off, DOWNLOAD_DELAY=0, CONCURRENT_REQUESTS="
+        f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}, ROBOTSTXT_OBEY=0, project retries/timeouts",
+        f"throughput, {total} articles: full {full.rate_wall:.0f}/s vs do-nothing {noop.rate_wall:.0f}/s "
+        f"(wall) = {ratio_wall:.2f} [target >= 0.60: {verdict(ratio_wall >= 0.60)}]; "
+        f"crawl time only: {full.rate_crawl:.0f}/s vs {noop.rate_crawl:.0f}/s = {ratio_crawl:.2f}",
+        f"peak RSS: full-{half} {small.peak_rss_mb:.1f} MB, full-{total} {full.peak_rss_mb:.1f} MB, "
+        f"do-nothing {noop.peak_rss_mb:.1f} MB",
+        f"RSS over do-nothing: {rss_over:+.1f} MB [target <= 50 MB: {verdict(rss_over <= 50)}]; "
+        f"{total} vs {half}: {rss_growth:+.1f} MB [target <= 10 MB (noise): {verdict(rss_growth <= 10)}]",
+        f"re-run {rerun.wall_s:.2f} s ({rerun.article_requests} article requests) / empty run {empty.wall_s:.2f} s "
+        f"= {rerun_ratio:.2f} [target <= 1.2: {verdict(rerun_ratio <= 1.2)}]",
+        "checks: " + ("all passed" if not problems else "; ".join(problems)),
+    ]
+    report = {
+        "machine": {
+            "node": platform.node(),
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_1min_before_after": list(loads),
+        },
+        "articles": total,
+        "concurrency": concurrency,
+        "do_nothing_settings": project_download_settings(),
+        "runs": [{k: v for k, v in asdict(run).items() if k != "log"} for run in runs],
+        "ratios": {
+            "articles_per_s_full_vs_do_nothing_wall": ratio_wall,
+            "articles_per_s_full_vs_do_nothing_crawl": ratio_crawl,
+            "rss_full_minus_do_nothing_mb": rss_over,
+            "rss_full_minus_half_mb": rss_growth,
+            "rerun_wall_over_empty_wall": rerun_ratio,
+        },
+        "problems": problems,
+        "summary": summary,
+    }
+    return report, problems
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
