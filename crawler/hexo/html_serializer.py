@@ -114,26 +114,25 @@ def _escape_ampersands(text: str, in_attribute: bool) -> str:
     return "".join(parts)
 
 
-def escape_text(text: str, *, final: bool = True) -> str:
+def _escape(text: str, *, final: bool, in_attribute: bool, quote: str, quoted: str) -> str:
     controls = final and _CONTROLS.search(text) is not None
     if controls:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
         text = delete_c0(text)
     if "&" in text:
-        text = _escape_ampersands(text, in_attribute=False)
-    if "<" in text:
-        text = text.replace("<", "&lt;")
+        text = _escape_ampersands(text, in_attribute=in_attribute)
+    if quote in text:
+        text = text.replace(quote, quoted)
     return replace_c1(text) if controls else text
 
 
+def escape_text(text: str, *, final: bool = True) -> str:
+    """Text: ``<`` and a reference-starting ``&`` escaped, all else raw."""
+    return _escape(text, final=final, in_attribute=False, quote="<", quoted="&lt;")
+
+
 def escape_attribute(value: str, *, final: bool = True) -> str:
-    controls = final and _CONTROLS.search(value) is not None
-    if controls:
-        value = delete_c0(value)
-    if "&" in value:
-        value = _escape_ampersands(value, in_attribute=True)
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    return replace_c1(value) if controls else value
+    """Attribute value: ``"`` and a reference-starting ``&`` escaped, all else raw."""
+    return _escape(value, final=final, in_attribute=True, quote='"', quoted="&quot;")
 
 
 class TreeSerializer:
