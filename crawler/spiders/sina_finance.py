@@ -1,5 +1,6 @@
-"""``scrapy crawl sina_finance``: roll-API listings of the configured sections, then
-one request per article page.  Parsing lives in crawler.sina and crawler.loaders."""
+"""``scrapy crawl sina_finance``: the listings of the configured sections (roll API,
+column pages, JS-built list pages), then one request per new or changed article.
+Parsing lives in crawler.sina and crawler.loaders; writing in crawler.pipelines."""
 
 from __future__ import annotations
 
@@ -10,24 +11,13 @@ from typing import Any
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    ResponseDataLossError,
-)
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
-from twisted.internet.defer import CancelledError
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError
-from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from crawler.browser import browser_settings, executable_problem
 from crawler.config import ConfigError, Section, load_sections, select_sections
+from crawler.failures import failure_reason
 from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
@@ -46,17 +36,6 @@ from crawler.sina.roll_api import (
     roll_item,
 )
 from crawler.sina.urls import article_request_url
-
-# Download failures by the name they get in stats and logs (sina/skipped/<name>).
-_FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
-    ("timeout", (DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError)),
-    ("truncated", (ResponseDataLossError,)),
-    ("too_large", (DownloadCancelledError, CancelledError)),  # over DOWNLOAD_MAXSIZE
-    ("dns_error", (CannotResolveHostError, DNSLookupError)),
-    ("connection_refused", (DownloadConnectionRefusedError, ConnectionRefusedError)),
-    ("connection_lost", (DownloadFailedError,)),  # the server closed without an answer
-)
-
 
 # What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
 # or nothing at all on an error page (4xx/5xx), whose status then reaches list_failed as
@@ -219,9 +198,9 @@ class SinaFinanceSpider(scrapy.Spider):
                 entries.append(roll_item(raw))
             except SkippedItem as exc:
                 self._skip_listed(section, exc.reason, response.url, exc.detail)
-        admitted = self._admit(section, entries)
+        go_on = self._admit(section, entries)
         full_page = len(roll_page.items) >= MAX_PAGE_SIZE
-        if page < self.arguments.pages and full_page and admitted.go_on:
+        if page < self.arguments.pages and full_page and go_on:
             yield self._roll_request(section, page + 1)
         else:
             yield from self._complete(section)
@@ -254,8 +233,8 @@ class SinaFinanceSpider(scrapy.Spider):
         what = {"roll": "Roll item", "column": "Column item"}.get(section.kind, "Listed link")
         log("%s skipped (%s) in %s: %s", what, reason, list_url, detail)
 
-    def _admit(self, section: Section, entries: list[RollItem]) -> _Admitted:
-        """Queue a listing's new or changed articles; count the rest."""
+    def _admit(self, section: Section, entries: list[RollItem]) -> bool:
+        """Queue a listing's new or changed articles, count the rest; True: paging may go on."""
         stats = self.crawler.stats
         since = self.arguments.since_timestamp
         admitted: list[RollItem] = []
@@ -279,7 +258,7 @@ class SinaFinanceSpider(scrapy.Spider):
         # Paging goes on unless the page reached `since` or held only known articles (and
         # the last run finished what it listed below: it may have been killed, or failed).
         all_known = known > 0 and not admitted and section.id in self._stop_at_known
-        return _Admitted(go_on=not older and not all_known)
+        return not older and not all_known
 
     def _is_known(self, entry: RollItem) -> bool:
         """Written before, API mtime unchanged and the post still there: no request."""
@@ -291,7 +270,7 @@ class SinaFinanceSpider(scrapy.Spider):
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
         section: Section = request.cb_kwargs["section"]
-        reason = _failure_reason(failure)
+        reason = failure_reason(failure)
         self._left_behind.add(section.id)
         kind = "roll" if section.kind == "roll" else "list"
         self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
@@ -329,7 +308,7 @@ class SinaFinanceSpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self._article_skipped(request.cb_kwargs["section"], _failure_reason(failure), request.url, "")
+        self._article_skipped(request.cb_kwargs["section"], failure_reason(failure), request.url, "")
 
     def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
         if reason not in _SKIPPED_FOR_GOOD:
@@ -354,11 +333,6 @@ class SinaFinanceSpider(scrapy.Spider):
 _SKIPPED_FOR_GOOD = frozenset({"no_body", "empty_body", "no_title", "no_date"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Admitted:
-    go_on: bool  # paging may continue
-
-
 def _text_of(response: Response) -> str:
     """The page as text.  With a charset in Content-Type, Scrapy's own decoding (already
     done, and cached, by its meta-refresh check) is the same as ours: reuse it."""
@@ -366,15 +340,3 @@ def _text_of(response: Response) -> str:
     if isinstance(response, TextResponse) and "charset=" in content_type.lower():
         return response.text
     return decode_page(response.body, content_type)[0]
-
-
-def _failure_reason(failure: Failure) -> str:
-    """A short, stable name for why a download failed (used in stats keys)."""
-    if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
-    for reason, errors in _FAILURE_REASONS:
-        if failure.check(*errors):
-            return reason
-    if type(failure.value).__name__ == "TimeoutError":  # e.g. Playwright's, waiting for links
-        return "timeout"
-    return type(failure.value).__name__
