@@ -278,6 +278,10 @@ def count_posts(posts: Path) -> int:
     return sum(1 for path in posts.rglob("*.md") if path.is_file()) if posts.exists() else 0
 
 
+# --set NAME=VALUE: settings added to the project's crawls (to measure a variant).
+EXTRA_SETTINGS: dict[str, str] = {}
+
+
 def full_crawl(
     name: str, proxy: ReplayProxy, work: Path, articles: int, pages: int, concurrency: int, timeout: float
 ) -> Run:
@@ -291,6 +295,7 @@ def full_crawl(
         "SINA_STATS_FILE": str(stats_file),
         "LOG_FILE": str(work / f"{name}.log"),
         **download_settings(concurrency),
+        **EXTRA_SETTINGS,
     }
     command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance", "-a", f"sections={SECTION}"]
     command += ["-a", f"pages={pages}"]
@@ -381,7 +386,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (instead of the table)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, posts)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for the project's crawls"
+    )
     args = parser.parse_args()
+    EXTRA_SETTINGS.update(item.split("=", 1) for item in args.set)
     if args.articles < 100 or args.articles % (2 * MAX_PAGE_SIZE):
         parser.error("--articles: a multiple of 100")
     total, half = args.articles, args.articles // 2
