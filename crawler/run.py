@@ -19,14 +19,13 @@ from scrapy.exceptions import CloseSpider
 from crawler.config import OutputConfig, load_output
 from crawler.locking import LockedError, PostsFolderLock
 from crawler.manifest import Manifest
+from crawler.pipelines.post_files import TEMP_PREFIX
 from crawler.state import CrawlState, StateError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-TEMP_PREFIX = ".tmp-"  # temporary files live beside their final file, then are renamed
 
 
 class CrawlRun:

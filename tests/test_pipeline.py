@@ -16,7 +16,8 @@ from scrapy.utils.test import get_crawler
 from crawler.config import ConfigError
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
-from crawler.pipelines.hexo_posts import HexoPostsPipeline, write_atomically
+from crawler.pipelines.hexo_posts import HexoPostsPipeline
+from crawler.pipelines.post_files import write_atomically
 from crawler.pipelines.post_paths import PostPathPipeline
 from crawler.run import CrawlRun
 
@@ -194,3 +195,44 @@ def test_ordered_listings_release_in_section_order() -> None:
     assert listings.finished
     assert listings.duplicates == 2
     assert listings.owner == {"2": "a", "3": "a", "1": "b"}
+
+
+def test_group_fsync_flushes_files_together_before_any_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crawler.pipelines import post_files
+
+    groups: list[list[str]] = []
+    real = post_files.fsync_paths
+
+    def recording(paths: list[Path]) -> None:
+        groups.append(sorted(path.name for path in paths))
+        assert all(path.exists() for path in paths), "flushed before the rename"
+        real(paths)
+
+    monkeypatch.setattr(post_files, "fsync_paths", recording)
+    posts = _Posts(tmp_path)
+
+    async def many() -> list[ArticleItem]:
+        items = [posts.paths.process_item(_item(publishid=f"abcdefg{n:07d}", title=f"t{n}")) for n in range(5)]
+        return await asyncio.gather(*(posts.posts.process_item(item) for item in items))
+
+    written = asyncio.run(many())
+    assert len(groups) == 1 and len(groups[0]) == 5, groups
+    assert all((posts.root / item.path).is_file() for item in written)
+    assert not list(posts.root.rglob(".tmp-*"))
+    posts.close()
+
+
+def test_a_failed_fsync_fails_its_posts_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crawler.pipelines import post_files
+
+    def broken(paths: list[Path]) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(post_files, "fsync_paths", broken)
+    posts = _Posts(tmp_path)
+    with pytest.raises(DropItem, match="os_error"):
+        posts.process(_item())
+    assert posts.stats.get_value("sina/posts/failed/os_error") == 1
+    assert [p for p in posts.root.rglob("*") if p.is_file() and p.name != ".sina-finance-hexo.lock"] == []
+    assert posts.run.state.count() == 0
+    posts.close()

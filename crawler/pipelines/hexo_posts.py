@@ -1,14 +1,12 @@
-"""Last pipeline step: render the post, write it atomically, then record it in the
-manifest and the state (in that order, so a crash never records an unwritten post
-and a post written but not recorded is fetched and announced again)."""
+"""Last pipeline step: render the post, write it atomically (crawler.pipelines.post_files),
+then record it in the manifest and the state (in that order, so a crash never records an
+unwritten post and a post written but not recorded is fetched and announced again)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +16,8 @@ from scrapy.exceptions import DropItem
 from crawler.hexo.fields import rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes
 from crawler.items import ArticleItem
-from crawler.run import TEMP_PREFIX, CrawlRun
+from crawler.pipelines.post_files import GroupFsync, write_temporary
+from crawler.run import CrawlRun
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -37,30 +36,6 @@ def post_content(item: ArticleItem) -> PostContent:
         headimg=item.headimg,
         body=item.body_html,
     )
-
-
-def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
-    """Temporary file in the same folder, then rename: never a partial file.
-
-    Returns False, writing nothing, when the file already holds exactly ``data``."""
-    try:
-        if target.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".md", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            if fsync:  # a power cut after the rename must not leave an empty post
-                temp.flush()
-                os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return True
 
 
 def manifest_entry(item: ArticleItem, sha256: str, status: str, run_id: str) -> dict[str, Any]:
@@ -88,6 +63,7 @@ class HexoPostsPipeline:
         self.run = run
         self.posts_dir = run.output.posts_dir
         self.stats = run.crawler.stats
+        self._fsync = GroupFsync()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
@@ -100,11 +76,7 @@ class HexoPostsPipeline:
             if not (item.path and item.publishid):
                 raise ValueError("item has no path or publishid")
             data = render_post_bytes(post_content(item))
-            # The write (and its fsync) in a thread: the crawl goes on meanwhile.  Paths are
-            # unique per article in a run, so two writes never race for one file.
-            written = await asyncio.to_thread(
-                write_atomically, self.posts_dir / item.path, data, fsync=self.run.output.fsync
-            )
+            written = await self._write(self.posts_dir / item.path, data)
         except ValueError as exc:
             raise self._failed("bad_item", item, str(exc)) from exc
         except OSError as exc:
@@ -136,6 +108,21 @@ class HexoPostsPipeline:
         log = logger.debug if status == "unchanged" else logger.info
         log("Post %s: %s (%s)", status, item.path, item.url)
         return item
+
+    async def _write(self, target: Path, data: bytes) -> bool:
+        """Temporary file, durable with its group, renamed: False when nothing changed.
+        Paths are unique per article in a run, so two writes never race for one file."""
+        temp = write_temporary(target, data)
+        if temp is None:
+            return False
+        try:
+            if self.run.output.fsync:  # a power cut after the rename must not leave an empty post
+                await self._fsync.durable(temp)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return True
 
     def _failed(self, reason: str, item: ArticleItem, detail: str) -> DropItem:
         """Count the failure; the DropItem returned is logged by Scrapy with the URL."""

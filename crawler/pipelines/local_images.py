@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from io import BytesIO
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy import Request
@@ -23,7 +21,7 @@ from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from crawler.config import load_output
 from crawler.hexo.html_serializer import escape_attribute
 from crawler.items import ArticleItem
-from crawler.run import TEMP_PREFIX
+from crawler.pipelines.post_files import write_atomically
 from crawler.sina.roll_api import API_REFERER
 
 if TYPE_CHECKING:
@@ -37,17 +35,12 @@ _KNOWN_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg", "
 
 
 class AtomicFSFilesStore(FSFilesStore):
+    fsync = True  # set from HEXO_FSYNC by LocalImagesPipeline
+
     def persist_file(self, path: Any, buf: BytesIO, info: Any, meta: Any = None, headers: Any = None) -> None:
         target = self._get_filesystem_path(path)
         self._mkdir(target.parent, info)
-        handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as temp:
-                temp.write(buf.getvalue())
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(target, buf.getvalue(), fsync=self.fsync)
 
 
 def asset_file_name(url: str) -> str:
@@ -93,6 +86,7 @@ class LocalImagesPipeline(FilesPipeline):
         if output.images != "local":
             raise NotConfigured("HEXO_IMAGES is not 'local'")
         cls._update_stores(crawler.settings)
+        AtomicFSFilesStore.fsync = output.fsync
         return cls(str(output.posts_dir), crawler=crawler)
 
     def get_media_requests(self, item: ArticleItem, info: MediaPipeline.SpiderInfo) -> list[Request]:

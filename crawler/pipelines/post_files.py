@@ -1,0 +1,105 @@
+"""Writing files so that none is ever partial: a temporary file beside the target,
+made durable (fsync), then renamed over it.
+
+Inside a crawl the fsyncs are grouped (GroupFsync): every file written within a few
+milliseconds is flushed by one call in a worker thread, so the crawl does not wait on
+the disk once per post, and no post is renamed into place before its bytes are on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"  # temporary files of ours; a run removes those a killed run left
+
+
+def write_temporary(target: Path, data: bytes) -> Path | None:
+    """A temporary file beside target holding data, or None when target already holds it."""
+    try:
+        if target.read_bytes() == data:
+            return None
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def fsync_paths(paths: list[Path]) -> None:
+    for path in paths:
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
+    """The whole sequence at once (outside a crawl); False when nothing had to change."""
+    temp = write_temporary(target, data)
+    if temp is None:
+        return False
+    try:
+        if fsync:
+            fsync_paths([temp])
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+class GroupFsync:
+    """Flushes files to disk in groups: those handed in within ``window`` seconds, at most
+    ``size`` at a time, by one worker-thread call; each caller waits for its group."""
+
+    def __init__(self, window: float = 0.02, size: int = 64) -> None:
+        self.window = window
+        self.size = size
+        self._paths: list[Path] = []
+        self._group: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def durable(self, path: Path) -> None:
+        loop = asyncio.get_running_loop()
+        if self._group is None:
+            self._group = loop.create_future()
+            self._timer = loop.call_later(self.window, self._flush)
+        group = self._group
+        self._paths.append(path)
+        if len(self._paths) >= self.size:
+            self._flush()
+        await asyncio.shield(group)  # one caller cancelled does not cancel the others' flush
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        paths, group = self._paths, self._group
+        self._paths, self._group = [], None
+        if group is None:
+            return
+        task = asyncio.ensure_future(asyncio.to_thread(fsync_paths, paths))
+        self._flushing.add(task)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._flushing.discard(done)
+            if group.done():
+                return
+            if done.cancelled():
+                group.cancel()
+            elif done.exception() is not None:
+                group.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                group.set_result(None)
+
+        task.add_done_callback(finished)
