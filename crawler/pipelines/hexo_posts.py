@@ -109,6 +109,9 @@ class HexoPostsPipeline:
         log("Post %s: %s (%s)", status, item.path, item.url)
         return item
 
+    def close_spider(self) -> None:
+        self._fsync.close()
+
     async def _write(self, target: Path, data: bytes) -> bool:
         """Temporary file, durable with its group, renamed: False when nothing changed.
         Paths are unique per article in a run, so two writes never race for one file."""

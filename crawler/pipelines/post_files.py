@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"  # temporary files of ours; a run removes those a killed run left
@@ -67,7 +68,13 @@ class GroupFsync:
         self._paths: list[Path] = []
         self._group: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._flushing: set[asyncio.Future[None]] = set()
+        # One thread of its own: flushes run one after another, and a single thread keeps
+        # memory flat (each thread that allocates gets its own malloc arena).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
 
     async def durable(self, path: Path) -> None:
         loop = asyncio.get_running_loop()
@@ -88,10 +95,10 @@ class GroupFsync:
         self._paths, self._group = [], None
         if group is None:
             return
-        task = asyncio.ensure_future(asyncio.to_thread(fsync_paths, paths))
+        task = asyncio.get_running_loop().run_in_executor(self._executor, fsync_paths, paths)
         self._flushing.add(task)
 
-        def finished(done: asyncio.Task[None]) -> None:
+        def finished(done: asyncio.Future[None]) -> None:
             self._flushing.discard(done)
             if group.done():
                 return
