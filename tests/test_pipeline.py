@@ -236,3 +236,15 @@ def test_a_failed_fsync_fails_its_posts_and_leaves_nothing(tmp_path: Path, monke
     assert [p for p in posts.root.rglob("*") if p.is_file() and p.name != ".sina-finance-hexo.lock"] == []
     assert posts.run.state.count() == 0
     posts.close()
+
+
+def test_posts_are_readable_by_the_web_server(tmp_path: Path) -> None:
+    """A post takes the usual file mode (0644 under umask 022), not mkstemp's 0600."""
+    old = os.umask(0o022)
+    try:
+        posts = _Posts(tmp_path)
+        item = posts.process(_item())
+        assert (posts.root / item.path).stat().st_mode & 0o777 == 0o644
+        posts.close()
+    finally:
+        os.umask(old)

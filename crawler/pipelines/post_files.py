@@ -8,12 +8,16 @@ the disk once per post, and no post is renamed into place before its bytes are o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"  # temporary files of ours; a run removes those a killed run left
+
+
+_temp_numbers = itertools.count()
+_folders_made: set[Path] = set()  # folders known to exist: one mkdir call each per process
 
 
 def write_temporary(target: Path, data: bytes) -> Path | None:
@@ -23,15 +27,28 @@ def write_temporary(target: Path, data: bytes) -> Path | None:
             return None
     except FileNotFoundError:
         pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    folder = target.parent
+    if folder not in _folders_made:
+        folder.mkdir(parents=True, exist_ok=True)
+        _folders_made.add(folder)
+    while True:  # a name of this process's own; O_EXCL: never an existing file
+        temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{next(_temp_numbers)}{target.suffix}"
+        try:
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:
+            continue
+        except FileNotFoundError:  # the folder went away since: make it again
+            _folders_made.discard(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            _folders_made.add(folder)
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
     except BaseException:
-        Path(name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return Path(name)
+    return temp
 
 
 def fsync_paths(paths: list[Path]) -> None:
