@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
+
+from crawler.pipelines.post_files import write_atomically
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -21,19 +21,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _under(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The counters below prefix, by the rest of their key."""
+    return {key[len(prefix) :]: value for key, value in stats.items() if key.startswith(prefix)}
+
+
 def summarise(stats: dict[str, Any]) -> str:
-    posts = {
-        key.rsplit("/", 1)[1]: value
-        for key, value in stats.items()
-        if key.count("/") == 2 and key.startswith("sina/posts/")
-    }
-    skipped = {key[len("sina/skipped/") :]: value for key, value in stats.items() if key.startswith("sina/skipped/")}
-    failed = {
-        key[len("sina/posts/failed/") :]: value for key, value in stats.items() if key.startswith("sina/posts/failed/")
-    }
-    roll_failed = {
-        key[len("sina/roll/failed/") :]: value for key, value in stats.items() if key.startswith("sina/roll/failed/")
-    }
+    posts = {key: value for key, value in _under(stats, "sina/posts/").items() if "/" not in key}
+    skipped = _under(stats, "sina/skipped/")
+    failed = _under(stats, "sina/posts/failed/")
+    roll_failed = _under(stats, "sina/roll/failed/")
 
     def listing(values: dict[str, Any]) -> str:
         return ", ".join(f"{key}={values[key]}" for key in sorted(values)) or "none"
@@ -120,8 +117,6 @@ class RunSummary:
         def default(value: Any) -> str:
             return value.isoformat() if isinstance(value, datetime) else str(value)
 
-        self.stats_file.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".stats-", dir=self.stats_file.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(stats, out, ensure_ascii=False, indent=1, sort_keys=True, default=default)
-        os.replace(temp, self.stats_file)
+        assert self.stats_file is not None
+        text = json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True, default=default)
+        write_atomically(self.stats_file, text.encode("utf-8"), fsync=False)
