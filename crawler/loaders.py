@@ -86,9 +86,10 @@ def _published(tree: LexborHTMLParser) -> str | None:
     return iso_utc(published) if published is not None else None
 
 
-def load_article(listing: RollItem, section: Section, url: str, page_text: str) -> ArticleItem:
-    """The item for one article page; ArticleError when the page has no post in it."""
-    tree = article_page.parse_page(page_text)
+def load_article(listing: RollItem, section: Section, url: str, page: str | bytes) -> ArticleItem:
+    """The item for one article page (text, or UTF-8 bytes: article_page.parser_input);
+    ArticleError when the page has no post in it."""
+    tree = article_page.parse_page(page)
     container = article_page.body_container(tree)
     if container is None:
         raise ArticleError("no_body", f"none of {', '.join(article_page.BODY_CONTAINERS)}")

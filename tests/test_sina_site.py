@@ -159,6 +159,34 @@ def test_decode_page_gbk_and_utf8() -> None:
     assert article_page.decode_page(with_bom, None)[0] == html
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "as_bytes"),
+    [
+        ("<p>人民币</p>".encode(), "text/html; charset=utf-8", True),
+        ("<p>人民币</p>".encode(), "text/html", True),  # undeclared, decodes as UTF-8
+        ("<p>人民币</p>".encode("gbk"), "text/html; charset=gbk", False),
+        (b"\xef\xbb\xbf<p>\xe4\xba\xba</p>", "text/html; charset=utf-8", False),  # BOM: dropped by decoding
+        (b"<p>\xe4\xba</p><p>\xff</p>", "text/html; charset=utf-8", False),  # invalid bytes: U+FFFD
+        ("<p>\ufffd</p>".encode(), "text/html; charset=utf-8", False),  # a real U+FFFD: text too
+    ],
+)
+def test_parser_input_is_the_body_only_when_it_is_the_text_in_utf8(
+    body: bytes, content_type: str, as_bytes: bool
+) -> None:
+    text, encoding = article_page.decode_page(body, content_type)
+    chosen = article_page.parser_input(body, text, encoding)
+    assert chosen == (body if as_bytes else text)
+    assert article_page.parse_page(chosen).html == article_page.parse_page(text).html
+
+
+@pytest.mark.parametrize("case", sorted(path.name for path in CORPUS.iterdir()))
+def test_corpus_pages_parse_the_same_from_bytes(case: str) -> None:
+    body = (CORPUS / case / "page.html").read_bytes()
+    text, encoding = article_page.decode_page(body, "text/html; charset=utf-8")
+    assert article_page.parser_input(body, text, encoding) is body
+    assert article_page.parse_page(body).html == article_page.parse_page(text).html
+
+
 def test_recorded_items_match_corpus_shape() -> None:
     for case in sorted(CORPUS.iterdir()):
         item = json.loads((case / "item.json").read_text(encoding="utf-8"))

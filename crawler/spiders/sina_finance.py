@@ -23,7 +23,7 @@ from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
 from crawler.run import CrawlRun
-from crawler.sina.article_page import decode_page, parse_page
+from crawler.sina.article_page import decode_page, parse_page, parser_input
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
 from crawler.sina.roll_api import (
     API_REFERER,
@@ -206,7 +206,7 @@ class SinaFinanceSpider(scrapy.Spider):
             yield from self._complete(section)
 
     def parse_column(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
-        tree = parse_page(_text_of(response))
+        tree = parse_page(_page_of(response))
         entries, skipped = column_entries(tree, response.url)
         for url in skipped:
             self._skip_listed(section, "not_article", response.url, url)
@@ -218,7 +218,7 @@ class SinaFinanceSpider(scrapy.Spider):
         yield from self._complete(section)
 
     def parse_list_page(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
-        entries = page_article_links(parse_page(_text_of(response)), response.url)
+        entries = page_article_links(parse_page(_page_of(response)), response.url)
         if not entries:
             self.crawler.stats.inc_value("sina/list/failed/no_links")
             self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
@@ -299,7 +299,7 @@ class SinaFinanceSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, listing: RollItem, section: Section) -> Iterator[ArticleItem]:
         try:
-            item = load_article(listing, section, response.url, _text_of(response))
+            item = load_article(listing, section, response.url, _page_of(response))
         except ArticleError as exc:
             self._article_skipped(section, exc.reason, response.url, exc.detail)
             return
@@ -333,10 +333,20 @@ class SinaFinanceSpider(scrapy.Spider):
 _SKIPPED_FOR_GOOD = frozenset({"no_body", "empty_body", "no_title", "no_date"})
 
 
-def _text_of(response: Response) -> str:
-    """The page as text.  With a charset in Content-Type, Scrapy's own decoding (already
+def _decoded(response: Response) -> tuple[str, str]:
+    """(text, encoding).  With a charset in Content-Type, Scrapy's own decoding (already
     done, and cached, by its meta-refresh check) is the same as ours: reuse it."""
     content_type = response.headers.get("Content-Type", b"").decode("latin-1")
     if isinstance(response, TextResponse) and "charset=" in content_type.lower():
-        return response.text
-    return decode_page(response.body, content_type)[0]
+        return response.text, response.encoding
+    return decode_page(response.body, content_type)
+
+
+def _text_of(response: Response) -> str:
+    return _decoded(response)[0]
+
+
+def _page_of(response: Response) -> str | bytes:
+    """An HTML page as the parser takes it."""
+    text, encoding = _decoded(response)
+    return parser_input(response.body, text, encoding)
