@@ -28,8 +28,10 @@ this order:
 
 Wall time is measured from process start to exit; ``crawl s`` is the crawl's own
 ``elapsed_time_seconds`` (from its stats).  Peak RSS is the crawl process's own
-``ru_maxrss`` (its RSS high-water mark), read with ``os.wait4`` on that process.
-CPU is the crawl process's user+system time; proxy CPU is this process's CPU time
+``ru_maxrss`` (its RSS high-water mark, read with ``os.wait4`` on that process) plus the
+high-water marks (``VmHWM``, sampled every 5 ms) of its child processes, the parse workers:
+a sum of peaks, so never below the peak of the sum.  CPU is the crawl process's
+user+system time, its parse workers' included; proxy CPU is this process's CPU time
 during the run (the proxy is all it does meanwhile).
 
 Checks (exit status 1 if one fails): N/2 and N posts written, the proxy saw exactly that
@@ -160,8 +162,10 @@ class Run:
     returncode: int = 0
     wall_s: float = 0.0
     crawl_s: float | None = None  # elapsed_time_seconds of the crawl's stats
-    peak_rss_mb: float = 0.0
-    cpu_s: float = 0.0  # crawl process, user + system
+    peak_rss_mb: float = 0.0  # crawl_rss_mb + workers_rss_mb
+    crawl_rss_mb: float = 0.0  # the crawl process's own peak
+    workers_rss_mb: float = 0.0  # peaks of its child processes (parse workers), summed
+    cpu_s: float = 0.0  # crawl process and its parse workers, user + system
     proxy_cpu_s: float = 0.0  # this process (the proxy thread) during the run
     api_requests: int = 0
     article_requests: int = 0
@@ -256,7 +260,9 @@ def run_process(run: Run, command: list[str], cwd: Path, out_path: Path, env: di
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = start + timeout
+        children: dict[str, int] = {}  # pid -> peak RSS in kB
         while True:
+            sample_children(process.pid, children)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -268,10 +274,28 @@ def run_process(run: Run, command: list[str], cwd: Path, out_path: Path, env: di
         run.wall_s = time.perf_counter() - start
     process.returncode = run.returncode = os.waitstatus_to_exitcode(status)
     self_after = resource.getrusage(resource.RUSAGE_SELF)
-    run.peak_rss_mb = usage.ru_maxrss / 1024  # Linux: kB
+    run.crawl_rss_mb = usage.ru_maxrss / 1024  # Linux: kB
+    run.workers_rss_mb = sum(children.values()) / 1024
+    run.peak_rss_mb = run.crawl_rss_mb + run.workers_rss_mb
     run.cpu_s = usage.ru_utime + usage.ru_stime
     run.proxy_cpu_s = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
     run.log = out_path.read_text(encoding="utf-8", errors="replace")
+
+
+def sample_children(pid: int, peaks: dict[str, int]) -> None:
+    """Record the peak RSS (VmHWM, kB) of each child process of pid now alive."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return
+    for child in children:
+        try:
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[child] = max(peaks.get(child, 0), int(line.split()[1]))
 
 
 def count_posts(posts: Path) -> int:
@@ -365,7 +389,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def table(runs: list[Run]) -> str:
     head = (
         f"{'run':<12} {'articles':>8} {'api req':>7} {'doc req':>7} {'posts':>6} {'wall s':>7} {'crawl s':>7} "
-        f"{'art/s wall':>10} {'art/s crawl':>11} {'peak RSS MB':>11} {'CPU s':>6} {'proxy CPU s':>11}"
+        f"{'art/s wall':>10} {'art/s crawl':>11} {'peak RSS MB':>11} {'(workers)':>9} {'CPU s':>6} "
+        f"{'proxy CPU s':>11}"
     )
     lines = [head, "-" * len(head)]
     for run in runs:
@@ -373,7 +398,7 @@ def table(runs: list[Run]) -> str:
             f"{run.name:<12} {run.articles:>8} {run.api_requests:>7} {run.article_requests:>7} "
             f"{'-' if run.post_files is None else run.post_files:>6} {run.wall_s:>7.2f} {_fmt(run.crawl_s):>7} "
             f"{_fmt(run.rate_wall or None, 0):>10} {_fmt(run.rate_crawl or None, 0):>11} "
-            f"{run.peak_rss_mb:>11.1f} {run.cpu_s:>6.2f} {run.proxy_cpu_s:>11.2f}"
+            f"{run.peak_rss_mb:>11.1f} {run.workers_rss_mb:>9.1f} {run.cpu_s:>6.2f} {run.proxy_cpu_s:>11.2f}"
         )
     return "\n".join(lines)
 
@@ -499,7 +524,8 @@ def summarise(
         f"throughput, {total} articles: full {full.rate_wall:.0f}/s vs do-nothing {noop.rate_wall:.0f}/s "
         f"(wall) = {ratio_wall:.2f} [target >= 0.60: {verdict(ratio_wall >= 0.60)}]; "
         f"crawl time only: {full.rate_crawl:.0f}/s vs {noop.rate_crawl:.0f}/s = {ratio_crawl:.2f}",
-        f"peak RSS: full-{half} {small.peak_rss_mb:.1f} MB, full-{total} {full.peak_rss_mb:.1f} MB, "
+        f"peak RSS (crawl + parse workers): full-{half} {small.peak_rss_mb:.1f} MB, full-{total} "
+        f"{full.peak_rss_mb:.1f} MB ({full.crawl_rss_mb:.1f} + {full.workers_rss_mb:.1f}), "
         f"do-nothing {noop.peak_rss_mb:.1f} MB",
         f"RSS over do-nothing: {rss_over:+.1f} MB [target <= 50 MB: {verdict(rss_over <= 50)}]; "
         f"{total} vs {half}: {rss_growth:+.1f} MB [target <= 10 MB (noise): {verdict(rss_growth <= 10)}]",

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from crawler.config import load_sections  # noqa: E402
 from crawler.hexo.post import render_post_bytes  # noqa: E402
 from crawler.loaders import load_article  # noqa: E402
+from crawler.page_facts import page_facts  # noqa: E402
 from crawler.pipelines.hexo_posts import post_content  # noqa: E402
-from crawler.sina.article_page import decode_page  # noqa: E402
 from crawler.sina.roll_api import roll_item  # noqa: E402
 from crawler.sina.urls import article_request_url  # noqa: E402
 
@@ -63,8 +63,8 @@ def main() -> int:
         expected = (case / "expected.md").read_bytes()
 
         def extract_and_render(page=page, listing=listing, url=url) -> bytes:
-            text, _ = decode_page(page, "text/html")
-            return render_post_bytes(post_content(load_article(listing, SECTION, url, text)))
+            facts = page_facts(page, "text/html", url)
+            return render_post_bytes(post_content(load_article(listing, SECTION, url, facts)))
 
         exact = extract_and_render() == expected
         ours = best_of(extract_and_render, args.repeat)

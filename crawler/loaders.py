@@ -7,12 +7,11 @@ from typing import Any, ClassVar
 
 from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
-from selectolax.lexbor import LexborHTMLParser
 
 from crawler.config import Section
-from crawler.hexo.body import container_inner_html, process_body
 from crawler.hexo.fields import clean_title, iso_utc, parse_published_time, utc_from_timestamp
 from crawler.items import ArticleItem
+from crawler.page_facts import PageFacts
 from crawler.sina import article_page
 from crawler.sina.roll_api import RollItem
 
@@ -81,19 +80,17 @@ def _add_first(loader: ItemLoader, field: str, *sources: Callable[[], Any]) -> N
             return
 
 
-def _published(tree: LexborHTMLParser) -> str | None:
-    published = parse_published_time(article_page.published_time(tree))
+def _published(facts: PageFacts) -> str | None:
+    published = parse_published_time(facts.published_time)
     return iso_utc(published) if published is not None else None
 
 
-def load_article(listing: RollItem, section: Section, url: str, page: str | bytes) -> ArticleItem:
-    """The item for one article page (text, or UTF-8 bytes: article_page.parser_input);
-    ArticleError when the page has no post in it."""
-    tree = article_page.parse_page(page)
-    container = article_page.body_container(tree)
-    if container is None:
+def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts) -> ArticleItem:
+    """The item for one article page (crawler.page_facts); ArticleError when the page has
+    no post in it."""
+    body = facts.body
+    if body is None:
         raise ArticleError("no_body", f"none of {', '.join(article_page.BODY_CONTAINERS)}")
-    body = process_body(container_inner_html(container), url)
     if not body.html.strip():
         raise ArticleError("empty_body", "the body container holds nothing")
 
@@ -103,22 +100,16 @@ def load_article(listing: RollItem, section: Section, url: str, page: str | byte
     loader.add_value("url", url)
     loader.add_value("section", section.id)
     # The API item first; the page only when the API item has nothing usable.
-    _add_first(
-        loader,
-        "title",
-        lambda: listing.title,
-        lambda: article_page.og_title(tree),
-        lambda: article_page.heading_title(tree),
-    )
+    _add_first(loader, "title", lambda: listing.title, lambda: facts.og_title, lambda: facts.heading_title)
     _add_first(
         loader,
         "date",
         lambda: iso_utc(utc_from_timestamp(listing.intime)) if listing.intime is not None else None,
-        lambda: _published(tree),
+        lambda: _published(facts),
     )
-    _add_first(loader, "media", lambda: listing.media_name, lambda: article_page.media_name(tree))
-    _add_first(loader, "keywords", lambda: listing.keywords, lambda: article_page.keywords(tree))
-    loader.add_value("editor", article_page.editor(tree))
+    _add_first(loader, "media", lambda: listing.media_name, lambda: facts.media_name)
+    _add_first(loader, "keywords", lambda: listing.keywords, lambda: list(facts.keywords))
+    loader.add_value("editor", facts.editor)
     loader.add_value("summary", listing.intro)
     loader.add_value("categories", list(section.categories))
     loader.add_value("author", section.author)

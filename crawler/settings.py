@@ -59,6 +59,8 @@ RETRY_BACKOFF_MAX = 120.0  # longest pause, Retry-After included
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.meta_refresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
 }
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024

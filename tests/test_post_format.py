@@ -24,8 +24,8 @@ from crawler.hexo.fields import (
 from crawler.hexo.paths import post_file_name, post_relative_path, sanitise_file_stem
 from crawler.hexo.post import PostContent, render_post, render_post_bytes
 from crawler.loaders import load_article
+from crawler.page_facts import page_facts
 from crawler.pipelines.hexo_posts import post_content
-from crawler.sina.article_page import decode_page
 from crawler.sina.roll_api import roll_item
 from crawler.sina.urls import article_request_url
 
@@ -326,8 +326,8 @@ def test_corpus_post_bytes_and_path(case: str) -> None:
     folder = CORPUS / case
     item_dict = json.loads((folder / "item.json").read_text(encoding="utf-8"))
     listing = roll_item(item_dict)
-    page_text, _ = decode_page((folder / "page.html").read_bytes(), None)
-    item = load_article(listing, SECTION, article_request_url(listing.url), page_text)
+    url = article_request_url(listing.url)
+    item = load_article(listing, SECTION, url, page_facts((folder / "page.html").read_bytes(), None, url))
 
     data = render_post_bytes(post_content(item))
     expected = (folder / "expected.md").read_bytes()

@@ -22,6 +22,7 @@ from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
+from crawler.parse_workers import PageCrashedParser, ParseWorkers
 from crawler.run import CrawlRun
 from crawler.sina.article_page import decode_page, parse_page, parser_input
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
@@ -114,6 +115,7 @@ class SinaFinanceSpider(scrapy.Spider):
         spider.sections = select_sections(load_sections(crawler.settings), spider.arguments.sections)
         spider.listings = OrderedListings([section.id for section in spider.sections])
         spider.run = CrawlRun.of(crawler)
+        spider.parse_workers = ParseWorkers.from_crawler(crawler)
         if any(section.needs_browser for section in spider.sections):
             # Settings can still change here; only now is a browser needed at all.
             for name, value in browser_settings(crawler.settings).items():
@@ -297,11 +299,18 @@ class SinaFinanceSpider(scrapy.Spider):
 
     # --- articles ----------------------------------------------------------------
 
-    def parse_article(self, response: Response, listing: RollItem, section: Section) -> Iterator[ArticleItem]:
+    async def parse_article(
+        self, response: Response, listing: RollItem, section: Section
+    ) -> AsyncIterator[ArticleItem]:
         try:
-            item = load_article(listing, section, response.url, _page_of(response))
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+            facts = await self.parse_workers.page_facts(response.body, content_type, response.url)
+            item = load_article(listing, section, response.url, facts)
         except ArticleError as exc:
             self._article_skipped(section, exc.reason, response.url, exc.detail)
+            return
+        except PageCrashedParser as exc:
+            self._article_skipped(section, "parser_crashed", response.url, str(exc))
             return
         self.crawler.stats.inc_value("sina/articles/parsed")
         yield item

@@ -1,0 +1,207 @@
+"""Article pages turned into PageFacts in worker processes, beside the crawl.
+
+Parsing a page and applying the post rules is most of the crawl's CPU work, and Python
+runs it on one core at a time; a worker process does it on another core while the
+crawl's event loop goes on downloading and writing.  ``SINA_PARSE_WORKERS`` (default 1)
+sets how many; 0 parses in the crawl's own process.
+
+Each worker (crawler.parse_worker) reads pages on its stdin and answers on its stdout, in
+order.  A worker whose crawl is gone sees its stdin close and exits, so a crawl killed
+with ``kill -9`` leaves no worker behind.
+
+A worker that dies (a page that crashes the parser, the OOM killer) fails the pages it
+held; each is parsed again, alone, in a fresh retry worker, so that only a page that
+crashes a worker on its own is lost (skipped as ``parser_crashed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import logging
+import pickle
+import sys
+from typing import TYPE_CHECKING
+
+from crawler.page_facts import PageFacts, page_facts
+from crawler.parse_worker import LENGTH, frame
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+# Run with the crawl's sys.path (a scrapyd egg included), nothing of the crawl imported.
+_BOOTSTRAP = "import sys; sys.path[:0] = sys.argv[1:]; from crawler.parse_worker import main; main()"
+_STOP_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes
+# Pages handed to one worker and not yet answered: enough to keep it busy, few enough to
+# fit in its stdin pipe (asyncio would otherwise buffer the rest, and copy that buffer
+# again on every partial write).
+IN_FLIGHT_PER_WORKER = 3
+_PIPE_SIZE = 1 << 20  # Linux allows this much without privileges (fs.pipe-max-size)
+
+
+class WorkerDied(Exception):
+    """The worker process ended before answering."""
+
+
+class PageCrashedParser(Exception):
+    """The page killed a worker process twice, the second time alone in it."""
+
+
+# --- the crawl's side ----------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the answers it owes, oldest first."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.waiting: collections.deque[asyncio.Future[PageFacts]] = collections.deque()
+        self.alive = True
+        self._reader = asyncio.ensure_future(self._read_answers())
+
+    @classmethod
+    async def start(cls) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _BOOTSTRAP,
+            *[entry for entry in sys.path if entry],
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        pipe = process.stdin.get_extra_info("pipe") if process.stdin is not None else None
+        if pipe is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
+            with contextlib.suppress(OSError):  # a smaller pipe only costs speed
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        return cls(process)
+
+    def submit(self, body: bytes, content_type: str | None, url: str) -> asyncio.Future[PageFacts]:
+        answer: asyncio.Future[PageFacts] = asyncio.get_running_loop().create_future()
+        if not self.alive:
+            answer.set_exception(WorkerDied(f"worker {self.process.pid} had ended"))
+            return answer
+        assert self.process.stdin is not None
+        self.waiting.append(answer)
+        self.process.stdin.write(frame((url, body, content_type)))
+        return answer
+
+    async def _read_answers(self) -> None:
+        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        try:
+            while True:
+                header = await stdout.readexactly(LENGTH)
+                ok, value = pickle.loads(await stdout.readexactly(int.from_bytes(header, "big")))
+                answer = self.waiting.popleft()
+                if answer.done():  # its caller was cancelled
+                    continue
+                if ok:
+                    answer.set_result(value)
+                else:
+                    answer.set_exception(RuntimeError(f"in parse worker {self.process.pid}: {value}"))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.alive = False
+            code = await self.process.wait()
+            for answer in self.waiting:
+                if not answer.done():
+                    answer.set_exception(WorkerDied(f"worker {self.process.pid} ended with exit status {code}"))
+            self.waiting.clear()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), _STOP_WAIT)
+            except TimeoutError:
+                self.process.kill()
+        await self._reader
+
+
+class ParseWorkers:
+    """PageFacts for the crawl's pages, from ``count`` worker processes (0: in process)."""
+
+    def __init__(self, count: int, crawler: Crawler | None = None) -> None:
+        if count < 0:
+            raise ValueError(f"SINA_PARSE_WORKERS={count}: expected 0 or more")
+        self.count = count
+        self.crawler = crawler  # for its stats, which exist once the crawl has started
+        self._workers: list[_Worker] = []
+        self._retry_worker: _Worker | None = None
+        self._starting: asyncio.Lock | None = None
+        self._retrying: asyncio.Lock | None = None
+        self._slots: asyncio.Semaphore | None = None  # pages in flight, all workers
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ParseWorkers:
+        # Imported here: a worker process imports this module, and none of Scrapy.
+        from scrapy import signals
+
+        from crawler.config import ConfigError
+
+        value = crawler.settings.get("SINA_PARSE_WORKERS", 1)
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            count = -1
+        if count < 0:
+            raise ConfigError(f"SINA_PARSE_WORKERS={value!r}: expected a whole number, 0 or more")
+        workers = cls(count, crawler)
+        crawler.signals.connect(workers.close, signal=signals.spider_closed)
+        return workers
+
+    async def page_facts(self, body: bytes, content_type: str | None, url: str) -> PageFacts:
+        if self.count == 0:
+            return page_facts(body, content_type, url)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.count * IN_FLIGHT_PER_WORKER)
+        try:
+            async with self._slots:
+                worker = await self._least_busy()
+                return await worker.submit(body, content_type, url)
+        except WorkerDied as died:
+            self._inc("sina/parse_workers/died")
+            logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
+        return await self._retry(body, content_type, url)
+
+    async def close(self) -> None:
+        workers = [*self._workers, *([self._retry_worker] if self._retry_worker else [])]
+        self._workers, self._retry_worker = [], None
+        await asyncio.gather(*(worker.stop() for worker in workers))
+
+    async def _least_busy(self) -> _Worker:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            self._workers = [worker for worker in self._workers if worker.alive]
+            while len(self._workers) < self.count:
+                self._workers.append(await self._start())
+        return min(self._workers, key=lambda worker: len(worker.waiting))
+
+    async def _retry(self, body: bytes, content_type: str | None, url: str) -> PageFacts:
+        if self._retrying is None:
+            self._retrying = asyncio.Lock()
+        async with self._retrying:  # one page at a time: a death now is that page's doing
+            if self._retry_worker is None or not self._retry_worker.alive:
+                self._retry_worker = await self._start()
+            try:
+                return await self._retry_worker.submit(body, content_type, url)
+            except WorkerDied as died:
+                self._inc("sina/parse_workers/died")
+                raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None
+
+    async def _start(self) -> _Worker:
+        worker = await _Worker.start()
+        self._inc("sina/parse_workers/started")
+        logger.debug("Parse worker %s started", worker.process.pid)
+        return worker
+
+    def _inc(self, key: str) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
