@@ -23,6 +23,7 @@ import fcntl
 import logging
 import pickle
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crawler.page_facts import PageFacts, page_facts
@@ -41,6 +42,11 @@ _STOP_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes
 # again on every partial write).
 IN_FLIGHT_PER_WORKER = 3
 _PIPE_SIZE = 1 << 20  # Linux allows this much without privileges (fs.pipe-max-size)
+
+
+def worker_command() -> list[str]:
+    """This Python, with the crawl's sys.path (a scrapyd egg included), running the worker."""
+    return [sys.executable, "-c", _BOOTSTRAP, *[entry for entry in sys.path if entry]]
 
 
 class WorkerDied(Exception):
@@ -64,14 +70,9 @@ class _Worker:
         self._reader = asyncio.ensure_future(self._read_answers())
 
     @classmethod
-    async def start(cls) -> _Worker:
+    async def start(cls, command: Sequence[str]) -> _Worker:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _BOOTSTRAP,
-            *[entry for entry in sys.path if entry],
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         pipe = process.stdin.get_extra_info("pipe") if process.stdin is not None else None
         if pipe is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
@@ -127,10 +128,11 @@ class _Worker:
 class ParseWorkers:
     """PageFacts for the crawl's pages, from ``count`` worker processes (0: in process)."""
 
-    def __init__(self, count: int, crawler: Crawler | None = None) -> None:
+    def __init__(self, count: int, crawler: Crawler | None = None, command: Sequence[str] | None = None) -> None:
         if count < 0:
             raise ValueError(f"SINA_PARSE_WORKERS={count}: expected 0 or more")
         self.count = count
+        self.command = list(command or worker_command())
         self.crawler = crawler  # for its stats, which exist once the crawl has started
         self._workers: list[_Worker] = []
         self._retry_worker: _Worker | None = None
@@ -197,7 +199,7 @@ class ParseWorkers:
                 raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None
 
     async def _start(self) -> _Worker:
-        worker = await _Worker.start()
+        worker = await _Worker.start(self.command)
         self._inc("sina/parse_workers/started")
         logger.debug("Parse worker %s started", worker.process.pid)
         return worker

@@ -245,3 +245,14 @@ def test_items_export_with_O(tmp_path: Path) -> None:
     assert exported["editor"] == "郭明煜"
     assert exported["keywords"][:2] == ["奥多比", "美国假日季线上购物"]
     assert exported["image_urls"][0].startswith("https://n.sinaimg.cn/finance/transform/116/w550h366/20260928/")
+
+
+def test_golden_posts_the_same_without_parse_workers(tmp_path: Path, corpus_run) -> None:
+    """SINA_PARSE_WORKERS=0 parses in the crawl's own process: the same bytes, no worker."""
+    with ReplayProxy() as proxy:
+        serve_corpus(proxy, CASES, pageid="155", lid="1686")
+        result = run_crawl(proxy.url, tmp_path, "sections=china", settings={"SINA_PARSE_WORKERS": "0"})
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stat("sina/parse_workers/started") == 0
+    assert corpus_run["first"].stat("sina/parse_workers/started") == 1
+    assert files_under(tmp_path / "posts") == corpus_run["files"]

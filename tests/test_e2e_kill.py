@@ -83,19 +83,36 @@ def _count_posts(posts: Path) -> int:
     return sum(1 for _, _, names in os.walk(posts) for name in names if name.endswith(".md") and name[0] != ".")
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's parent may never reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def _kill_when(
     process: subprocess.Popen[bytes], posts: Path, at_least: int, settle: float = 0, deadline: float = 30
-) -> int:
+) -> tuple[int, list[int]]:
     """SIGKILL the crawl as soon as ``at_least`` posts exist (``settle`` seconds later);
-    returns the count seen then."""
+    returns the count seen then, and the crawl's child processes (its parse workers)."""
     end = time.monotonic() + deadline
     try:
         while time.monotonic() < end:
             count = _count_posts(posts)
             if count >= at_least:
                 time.sleep(settle)
+                children = _children(process.pid)
                 os.kill(process.pid, signal.SIGKILL)
-                return count
+                return count, children
             if process.poll() is not None:
                 pytest.fail(f"the crawl ended (rc {process.returncode}) before {at_least} posts existed: {count}")
             time.sleep(POLL)
@@ -170,11 +187,16 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         target = KILL_AFTER[0]
         for round_number in range(len(KILL_AFTER)):
             process = _start_crawl(proxy.url, work, f"killed-{round_number}.log")
-            seen = _kill_when(process, posts, target)
+            seen, workers = _kill_when(process, posts, target)
+            time_left = time.monotonic() + 10
+            while any(_running(pid) for pid in workers) and time.monotonic() < time_left:
+                time.sleep(POLL)
             temporary = sorted(p.name for p in posts.rglob(f"{TEMP_PREFIX}*"))
             kills.append(
                 {
                     "seen": seen,
+                    "workers": workers,
+                    "workers_left": [pid for pid in workers if _running(pid)],
                     "on_disk": _count_posts(posts),
                     "rows": len(_state_rows(work)),
                     "temporary": temporary,
@@ -222,6 +244,12 @@ def test_kills_happened_in_the_middle_of_the_crawl(crash_runs: dict) -> None:
     assert KILL_AFTER[0] <= first["seen"] < ARTICLES, first
     assert first["on_disk"] < second["seen"] < ARTICLES, (first, second)
     assert 0 < len(crash_runs["recorded_before_final"]) < ARTICLES
+
+
+def test_a_killed_crawl_leaves_no_parse_worker_running(crash_runs: dict) -> None:
+    for kill in crash_runs["kills"]:
+        assert kill["workers"], "the crawl had a parse worker when it was killed"
+        assert kill["workers_left"] == [], "parse workers outlived their crawl by 10 s"
 
 
 def test_each_kill_left_a_consistent_folder(crash_runs: dict) -> None:
@@ -322,7 +350,7 @@ def test_article_unwritten_at_the_kill_is_fetched_by_the_next_run(tmp_path: Path
         started = time.monotonic()
         process = _start_crawl(proxy.url, tmp_path, "killed.log")
         # Killed once every other post is written and recorded (0.3 s is ample for the commit).
-        seen = _kill_when(process, tmp_path / "posts", len(items) - 1, settle=0.3)
+        seen, _ = _kill_when(process, tmp_path / "posts", len(items) - 1, settle=0.3)
         assert time.monotonic() - started < slow["delay"], "the slow article may have been written"
         assert _problems_after_kill(tmp_path) == []
         assert seen == len(_state_rows(tmp_path)) == len(items) - 1
