@@ -139,6 +139,7 @@ class ParseWorkers:
         self._starting: asyncio.Lock | None = None
         self._retrying: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None  # pages in flight, all workers
+        self._dead: set[_Worker] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParseWorkers:
@@ -163,13 +164,15 @@ class ParseWorkers:
             return page_facts(body, content_type, url)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.count * IN_FLIGHT_PER_WORKER)
-        try:
-            async with self._slots:
-                worker = await self._least_busy()
+        async with self._slots:
+            worker = await self._least_busy()
+            try:
                 return await worker.submit(body, content_type, url)
-        except WorkerDied as died:
-            self._inc("sina/parse_workers/died")
-            logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
+            except WorkerDied as died:
+                if worker not in self._dead:  # counted once, whatever number of pages it held
+                    self._dead.add(worker)
+                    self._inc("sina/parse_workers/died")
+                logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
         return await self._retry(body, content_type, url)
 
     async def close(self) -> None:
