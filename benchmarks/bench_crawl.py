@@ -17,9 +17,10 @@ project code, so Scrapy's own RetryMiddleware, and Scrapy's default CONCURRENT_I
 The project crawls write posts with the project's defaults (HEXO_FSYNC on).  Runs, in
 this order:
 
-    do-nothing   ``scrapy runspider`` of a bare spider (written to a temp folder and run
+    do-nothing N/2, do-nothing N
+                 ``scrapy runspider`` of a bare spider (written to a temp folder and run
                  from there, so the project's scrapy.cfg and settings are not picked up):
-                 lists the same roll-API pages, downloads the same N article URLs
+                 lists the same roll-API pages, downloads the same N/2 or N article URLs
                  through the same proxy, does nothing with the responses
     full N/2     ``scrapy crawl sina_finance -a sections=china -a pages=N/100``, fresh output
     full N       the same with pages=N/50, into another fresh output
@@ -35,10 +36,11 @@ user+system time, its parse workers' included; proxy CPU is this process's CPU t
 during the run (the proxy is all it does meanwhile).
 
 Checks (exit status 1 if one fails): N/2 and N posts written, the proxy saw exactly that
-many article requests, none in the re-run and the empty run, N in the do-nothing run.
-Targets (reported, not enforced): full crawl articles/s ≥ 0.60 x do-nothing; peak RSS ≤
-do-nothing + 50 MB; peak RSS at N not above N/2 by more than noise (10 MB); re-run wall ≤
-1.2 x empty-run wall.  The machine is shared: the 1-min load average is printed with the
+many article requests, none in the re-run and the empty run, N/2 and N in the do-nothing
+runs.  Targets (reported, not enforced): full crawl articles/s ≥ 0.60 x do-nothing; peak
+RSS ≤ do-nothing + 50 MB; peak RSS from N/2 to N growing no more than the do-nothing
+spider's own from N/2 to N, plus 3 MB of run-to-run noise; re-run wall ≤ 1.2 x
+empty-run wall.  The machine is shared: the 1-min load average is printed with the
 figures, and CPU seconds are less sensitive to other work than wall times.
 
     .venv/bin/python benchmarks/bench_crawl.py [--articles 2000] [--concurrency 16] [--json] [--keep]
@@ -340,7 +342,13 @@ def full_crawl(
 
 
 def do_nothing_crawl(
-    proxy: ReplayProxy, work: Path, articles: int, pages: int, concurrency: int, timeout: float
+    proxy: ReplayProxy,
+    work: Path,
+    articles: int,
+    pages: int,
+    concurrency: int,
+    timeout: float,
+    name: str = "do-nothing",
 ) -> Run:
     work.mkdir(parents=True, exist_ok=True)
     spider_file = work / "do_nothing_spider.py"
@@ -359,12 +367,12 @@ def do_nothing_crawl(
     api = api.removesuffix("1") + "{page}"
     command = [sys.executable, "-m", "scrapy", "runspider", str(spider_file)]
     command += ["-a", f"api={api}", "-a", f"pages={pages}", "-a", f"stats_file={stats_file}"]
-    for key, value in {"LOG_FILE": str(work / "do-nothing.log"), **download_settings(concurrency)}.items():
+    for key, value in {"LOG_FILE": str(work / f"{name}.log"), **download_settings(concurrency)}.items():
         command += ["-s", f"{key}={value}"]
-    run = Run("do-nothing", articles)
+    run = Run(name, articles)
     proxy.reset_log()
-    run_process(run, command, work, work / "do-nothing.out", child_env(proxy.url), timeout)
-    run.log = _read(work / "do-nothing.log") + run.log
+    run_process(run, command, work, work / f"{name}.out", child_env(proxy.url), timeout)
+    run.log = _read(work / f"{name}.log") + run.log
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     if stats.get("bench/bot_name") != "scrapybot" or stats.get("bench/item_pipelines"):
         raise SystemExit(f"do-nothing spider picked up project settings: {stats.get('bench/bot_name')!r}")
@@ -438,6 +446,12 @@ def main() -> int:
             runtime = (args.concurrency, args.timeout)
             pages_half, pages_total = half // MAX_PAGE_SIZE, total // MAX_PAGE_SIZE
             steps = [
+                (
+                    f"do-nothing-{half}",
+                    lambda: do_nothing_crawl(
+                        proxy, work / "do-nothing-half", half, pages_half, *runtime, name=f"do-nothing-{half}"
+                    ),
+                ),
                 ("do-nothing", lambda: do_nothing_crawl(proxy, work / "do-nothing", total, pages_total, *runtime)),
                 (f"full-{half}", lambda: full_crawl(f"full-{half}", proxy, work / "half", half, pages_half, *runtime)),
                 (
@@ -490,6 +504,7 @@ def summarise(
 ) -> tuple[dict[str, Any], list[str]]:
     by_name = {run.name: run for run in runs}
     noop, small, full = by_name["do-nothing"], by_name[f"full-{half}"], by_name[f"full-{total}"]
+    noop_small = by_name[f"do-nothing-{half}"]
     rerun, empty = by_name[f"re-run-{total}"], by_name["empty"]
 
     problems = [f"{run.name}: exit code {run.returncode}" for run in runs if run.returncode]
@@ -498,8 +513,9 @@ def summarise(
             problems.append(f"{run.name}: {run.post_files} post files, sina/posts/new={run.posts_new}, not {expected}")
         if run.article_requests != expected:
             problems.append(f"{run.name}: proxy saw {run.article_requests} article requests, not {expected}")
-    if noop.article_requests != total or noop.responses_200 != total + noop.api_requests:
-        problems.append(f"do-nothing: {noop.article_requests} article requests, {noop.responses_200} answers 200")
+    for run, articles in ((noop, total), (noop_small, half)):
+        if run.article_requests != articles or run.responses_200 != articles + run.api_requests:
+            problems.append(f"{run.name}: {run.article_requests} article requests, {run.responses_200} answers 200")
     if rerun.article_requests != 0:
         problems.append(f"re-run: proxy saw {rerun.article_requests} article requests, not 0")
     if rerun.post_files != total:
@@ -511,6 +527,7 @@ def summarise(
     ratio_crawl = full.rate_crawl / noop.rate_crawl if noop.rate_crawl else 0.0
     rss_over = full.peak_rss_mb - noop.peak_rss_mb
     rss_growth = full.peak_rss_mb - small.peak_rss_mb
+    noop_growth = noop.peak_rss_mb - noop_small.peak_rss_mb
     rerun_ratio = rerun.wall_s / empty.wall_s if empty.wall_s else 0.0
 
     def verdict(ok: bool) -> str:
@@ -526,9 +543,10 @@ def summarise(
         f"crawl time only: {full.rate_crawl:.0f}/s vs {noop.rate_crawl:.0f}/s = {ratio_crawl:.2f}",
         f"peak RSS (crawl + parse workers): full-{half} {small.peak_rss_mb:.1f} MB, full-{total} "
         f"{full.peak_rss_mb:.1f} MB ({full.crawl_rss_mb:.1f} + {full.workers_rss_mb:.1f}), "
-        f"do-nothing {noop.peak_rss_mb:.1f} MB",
+        f"do-nothing {noop_small.peak_rss_mb:.1f} / {noop.peak_rss_mb:.1f} MB ({half} / {total})",
         f"RSS over do-nothing: {rss_over:+.1f} MB [target <= 50 MB: {verdict(rss_over <= 50)}]; "
-        f"{total} vs {half}: {rss_growth:+.1f} MB [target <= 10 MB (noise): {verdict(rss_growth <= 10)}]",
+        f"{total} vs {half}: full {rss_growth:+.1f} MB, do-nothing {noop_growth:+.1f} MB "
+        f"[target: no more than do-nothing's + 3 MB (run-to-run noise): {verdict(rss_growth <= noop_growth + 3)}]",
         f"re-run {rerun.wall_s:.2f} s ({rerun.article_requests} article requests) / empty run {empty.wall_s:.2f} s "
         f"= {rerun_ratio:.2f} [target <= 1.2: {verdict(rerun_ratio <= 1.2)}]",
         "checks: " + ("all passed" if not problems else "; ".join(problems)),
@@ -550,6 +568,7 @@ def summarise(
             "articles_per_s_full_vs_do_nothing_crawl": ratio_crawl,
             "rss_full_minus_do_nothing_mb": rss_over,
             "rss_full_minus_half_mb": rss_growth,
+            "rss_do_nothing_full_minus_half_mb": noop_growth,
             "rerun_wall_over_empty_wall": rerun_ratio,
         },
         "problems": problems,

@@ -2,10 +2,12 @@
 
 It imports no Scrapy and no asyncio, only what page_facts needs, to stay small.
 
-Protocol, private to these two modules: the crawl writes ``(url, body, content_type)`` frames on the
-worker's stdin; the worker answers each, in order, on its stdout with ``(True, PageFacts)``
-or ``(False, traceback)``.  A frame is an 8-byte big-endian length, then a pickle (both
-ends are this code).  The worker exits when its stdin ends: its crawl is done, or gone.
+Protocol, private to these two modules: for each page the crawl writes a frame
+``(url, content_type, body length)`` on the worker's stdin, then the body's bytes as they
+are (not pickled: no copy of a 200 KB page in the crawl).  The worker answers each page,
+in order, on its stdout with a frame ``(True, PageFacts)`` or ``(False, traceback)``.  A
+frame is an 8-byte big-endian length, then a pickle (both ends are this code).  The
+worker exits when its stdin ends: its crawl is done, or gone.
 """
 
 from __future__ import annotations
@@ -27,13 +29,21 @@ def frame(value: object) -> bytes:
     return len(data).to_bytes(LENGTH, "big") + data
 
 
+def page_request(url: str, content_type: str | None, body: bytes) -> tuple[bytes, bytes]:
+    """What the crawl writes for one page: the frame, then the body itself."""
+    return frame((url, content_type, len(body))), body
+
+
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """Answer (url, body, content_type) frames until requests ends."""
+    """Answer pages (see page_request) until requests ends."""
     while True:
         header = requests.read(LENGTH)
         if len(header) < LENGTH:
             return
-        url, body, content_type = pickle.loads(requests.read(int.from_bytes(header, "big")))
+        url, content_type, size = pickle.loads(requests.read(int.from_bytes(header, "big")))
+        body = requests.read(size)
+        if len(body) < size:
+            return
         try:
             answer: tuple[bool, object] = (True, page_facts(body, content_type, url))
         except Exception:  # a bug on some page: reported with the page, the worker goes on

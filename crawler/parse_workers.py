@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crawler.page_facts import PageFacts, page_facts
-from crawler.parse_worker import LENGTH, frame
+from crawler.parse_worker import LENGTH, page_request
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -87,7 +87,8 @@ class _Worker:
             return answer
         assert self.process.stdin is not None
         self.waiting.append(answer)
-        self.process.stdin.write(frame((url, body, content_type)))
+        for part in page_request(url, content_type, body):
+            self.process.stdin.write(part)
         return answer
 
     async def _read_answers(self) -> None:

@@ -7,7 +7,7 @@ without a row (crash between rename and commit) is simply fetched again."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +64,9 @@ class CrawlState:
             # WAL + NORMAL: a commit survives a killed process; only a power cut can
             # lose the last commits, and those posts are then fetched again.
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Lookups are by key, a few pages each: a small page cache, so the crawl's
+            # memory does not grow with the state (SQLite's default grows to 2 MB).
+            self._db.execute("PRAGMA cache_size=-512")
             self._db.executescript(_SCHEMA)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
@@ -72,29 +75,22 @@ class CrawlState:
                 raise StateError(f"{path}: state schema version {version}, this crawler knows {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StateError(f"{path}: cannot open the state database: {exc}") from exc
-        # The run holds the posts-folder lock: nobody else writes, so what was read or
-        # written once is remembered instead of asked again.
-        self._rows: dict[str, ArticleState | None] = {}
-        self._owners: dict[str, str | None] = {}
 
     def close(self) -> None:
         self._db.close()
 
+    # Not cached: a lookup by key costs microseconds, and a cache would grow with the run.
     def get(self, publishid: str) -> ArticleState | None:
-        if publishid not in self._rows:
-            row = self._db.execute(
-                "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
-                " FROM articles WHERE publishid = ?",
-                (publishid,),
-            ).fetchone()
-            self._rows[publishid] = ArticleState(*row) if row else None
-        return self._rows[publishid]
+        row = self._db.execute(
+            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
+            " FROM articles WHERE publishid = ?",
+            (publishid,),
+        ).fetchone()
+        return ArticleState(*row) if row else None
 
     def owner_of(self, path: str) -> str | None:
-        if path not in self._owners:
-            row = self._db.execute("SELECT publishid FROM articles WHERE path = ?", (path,)).fetchone()
-            self._owners[path] = row[0] if row else None
-        return self._owners[path]
+        row = self._db.execute("SELECT publishid FROM articles WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -139,17 +135,3 @@ class CrawlState:
             " last_written=CASE WHEN ? THEN excluded.last_written ELSE articles.last_written END",
             (publishid, docid, url, section, path, sha256, mtime, now, now, changed),
         )
-        known = self.get(publishid)
-        if known is None:
-            known = ArticleState(publishid, docid, url, section, path, sha256, mtime, now, now)
-        else:  # an article keeps its section and path; first_seen stays
-            known = replace(
-                known,
-                docid=docid,
-                url=url,
-                sha256=sha256,
-                mtime=mtime,
-                last_written=now if changed else known.last_written,
-            )
-        self._rows[publishid] = known
-        self._owners[known.path] = publishid

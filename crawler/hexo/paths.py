@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import PurePosixPath
 
 # The 2022 generator's rule, kept so an existing blog's posts keep their paths.
 _REPLACED = str.maketrans({ch: "_" for ch in ":/\\?*“”<>|[]"})
@@ -39,5 +38,8 @@ def post_file_name(title: str, publishid: str, *, disambiguate: bool = False) ->
 
 
 def post_relative_path(categories: Sequence[str], file_name: str) -> str:
-    """``<category 1>/<category 2>/<category 3>/<file name>`` (POSIX separators)."""
-    return str(PurePosixPath(*categories, file_name))
+    """``<category 1>/<category 2>/<category 3>/<file name>`` (POSIX separators).
+
+    A plain join: crawler.config admits no empty, ``.``, ``..`` or ``/``-holding category,
+    and the file name is sanitised (pathlib would also intern every post's name)."""
+    return "/".join((*categories, file_name))
