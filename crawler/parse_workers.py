@@ -23,6 +23,7 @@ import fcntl
 import logging
 import pickle
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,10 @@ def worker_command() -> list[str]:
 
 class WorkerDied(Exception):
     """The worker process ended before answering."""
+
+
+class PageFactsError(Exception):
+    """page_facts raised on a page (a bug met there); the message holds the traceback."""
 
 
 class PageCrashedParser(Exception):
@@ -104,7 +109,7 @@ class _Worker:
                 if ok:
                     answer.set_result(value)
                 else:
-                    answer.set_exception(RuntimeError(f"in parse worker {self.process.pid}: {value}"))
+                    answer.set_exception(PageFactsError(f"in parse worker {self.process.pid}: {value}"))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -162,7 +167,10 @@ class ParseWorkers:
 
     async def page_facts(self, body: bytes, content_type: str | None, url: str) -> PageFacts:
         if self.count == 0:
-            return page_facts(body, content_type, url)
+            try:
+                return page_facts(body, content_type, url)
+            except Exception as exc:  # as a worker reports it, so both ways end alike
+                raise PageFactsError(f"{url}:\n{traceback.format_exc()}") from exc
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.count * IN_FLIGHT_PER_WORKER)
         async with self._slots:

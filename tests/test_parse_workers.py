@@ -16,7 +16,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.config import ConfigError
 from crawler.page_facts import page_facts
-from crawler.parse_workers import PageCrashedParser, ParseWorkers, worker_command
+from crawler.parse_workers import PageCrashedParser, PageFactsError, ParseWorkers, worker_command
 from tests.support.replay_proxy import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +84,31 @@ def test_a_worker_killed_from_outside_costs_no_page() -> None:
     got = asyncio.run(run())
     assert all(not isinstance(result, BaseException) for result in got), got
     assert crawler.stats.get_value("sina/parse_workers/died") == 1  # once, for all the pages it held
+
+
+def test_a_bug_met_on_a_page_fails_that_page_only_and_the_worker_goes_on() -> None:
+    crawler = _stats_crawler()
+    jobs = _jobs()
+    page, url = jobs[0]
+    jobs.insert(1, (page, url.replace("/doc-i", "/raise-me/doc-i")))
+    got = asyncio.run(_all_facts(ParseWorkers(1, crawler, command=CRASHING_WORKER), jobs))
+    assert isinstance(got[1], PageFactsError)
+    assert "ZeroDivisionError: a bug met on this page" in str(got[1]) and "raise-me" in str(got[1])
+    assert all(not isinstance(result, BaseException) for i, result in enumerate(got) if i != 1)
+    assert crawler.stats.get_value("sina/parse_workers/started") == 1  # no worker died
+    assert crawler.stats.get_value("sina/parse_workers/died") is None
+
+
+def test_a_bug_in_process_is_reported_as_a_worker_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crawler import parse_workers
+
+    def buggy(body: bytes, content_type: str | None, url: str) -> object:
+        raise ZeroDivisionError("a bug met on this page")
+
+    monkeypatch.setattr(parse_workers, "page_facts", buggy)
+    got = asyncio.run(_all_facts(ParseWorkers(0), _jobs()[:1]))
+    assert isinstance(got[0], PageFactsError)
+    assert "ZeroDivisionError: a bug met on this page" in str(got[0])
 
 
 def test_a_worker_exits_when_its_crawl_is_gone() -> None:

@@ -22,7 +22,7 @@ from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
-from crawler.parse_workers import PageCrashedParser, ParseWorkers
+from crawler.parse_workers import PageCrashedParser, PageFactsError, ParseWorkers
 from crawler.run import CrawlRun
 from crawler.sina.article_page import decode_page, parse_page, parser_input
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
@@ -311,6 +311,9 @@ class SinaFinanceSpider(scrapy.Spider):
             return
         except PageCrashedParser as exc:
             self._article_skipped(section, "parser_crashed", response.url, str(exc))
+            return
+        except PageFactsError as exc:
+            self._article_skipped(section, "parse_error", response.url, str(exc))
             return
         self.crawler.stats.inc_value("sina/articles/parsed")
         yield item

@@ -1,5 +1,6 @@
-"""A parse worker that dies (exit status 70) on a page whose URL contains "crash-me":
-a stand-in for a page that crashes the parser.  Every other page is answered as the real
+"""A parse worker that dies (exit status 70) on a page whose URL contains "crash-me", a
+stand-in for a page that crashes the parser, and whose page_facts raises on a URL that
+contains "raise-me", a stand-in for a bug.  Every other page is answered as the real
 worker answers it."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sys
 from typing import BinaryIO
 
 from crawler import parse_worker
+from crawler.page_facts import page_facts
 
 
 class _Reader:
@@ -22,7 +24,14 @@ class _Reader:
         return data
 
 
+def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str) -> object:
+    if "raise-me" in url:
+        raise ZeroDivisionError("a bug met on this page")
+    return page_facts(body, content_type, url)
+
+
 def main() -> None:
+    parse_worker.page_facts = _page_facts_with_a_bug  # type: ignore[assignment]
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     with os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as requests, answers:
         parse_worker.serve(_Reader(requests), answers)  # type: ignore[arg-type]
