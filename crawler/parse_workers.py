@@ -111,7 +111,10 @@ class _Worker:
                 else:
                     answer.set_exception(PageFactsError(f"in parse worker {self.process.pid}: {value}"))
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            pass  # the worker ended: its pages fail below, and are parsed again
+        except Exception:  # an answer that cannot be read: this worker is of no more use
+            logger.exception("Parse worker %s gave an unreadable answer; stopping it", self.process.pid)
+            self.process.kill()
         finally:
             self.alive = False
             code = await self.process.wait()
