@@ -325,20 +325,30 @@ def full_crawl(
     }
     command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance", "-a", f"sections={SECTION}"]
     command += ["-a", f"pages={pages}"]
+    run = Run(name, articles)
+    stats = launch(run, command, settings, ROOT, work, proxy, timeout)
+    run.posts_new = int(stats.get("sina/posts/new", 0))
+    run.post_files = count_posts(work / "posts")
+    return run
+
+
+def launch(
+    run: Run, command: list[str], settings: dict[str, Any], cwd: Path, work: Path, proxy: ReplayProxy, timeout: float
+) -> dict[str, Any]:
+    """Run command with ``-s`` settings (LOG_FILE ``work/<run name>.log``, stats in
+    ``work/stats.json``); fill the run's figures; return the crawl's stats."""
     for key, value in settings.items():
         command += ["-s", f"{key}={value}"]
-    run = Run(name, articles)
     proxy.reset_log()
-    run_process(run, command, ROOT, work / f"{name}.out", child_env(proxy.url), timeout)
-    run.log = _read(work / f"{name}.log") + run.log
+    run_process(run, command, cwd, work / f"{run.name}.out", child_env(proxy.url), timeout)
+    run.log = _read(work / f"{run.name}.log") + run.log
+    stats_file = work / "stats.json"
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     run.crawl_s = stats.get("elapsed_time_seconds")
     run.responses_200 = int(stats.get("downloader/response_status_count/200", 0))
-    run.posts_new = int(stats.get("sina/posts/new", 0))
-    run.post_files = count_posts(work / "posts")
     run.api_requests = proxy.count("/api/roll/get")
     run.article_requests = proxy.count("/doc-i")
-    return run
+    return stats
 
 
 def do_nothing_crawl(
@@ -367,19 +377,11 @@ def do_nothing_crawl(
     api = api.removesuffix("1") + "{page}"
     command = [sys.executable, "-m", "scrapy", "runspider", str(spider_file)]
     command += ["-a", f"api={api}", "-a", f"pages={pages}", "-a", f"stats_file={stats_file}"]
-    for key, value in {"LOG_FILE": str(work / f"{name}.log"), **download_settings(concurrency)}.items():
-        command += ["-s", f"{key}={value}"]
     run = Run(name, articles)
-    proxy.reset_log()
-    run_process(run, command, work, work / f"{name}.out", child_env(proxy.url), timeout)
-    run.log = _read(work / f"{name}.log") + run.log
-    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    settings = {"LOG_FILE": str(work / f"{name}.log"), **download_settings(concurrency)}
+    stats = launch(run, command, settings, work, work, proxy, timeout)
     if stats.get("bench/bot_name") != "scrapybot" or stats.get("bench/item_pipelines"):
         raise SystemExit(f"do-nothing spider picked up project settings: {stats.get('bench/bot_name')!r}")
-    run.crawl_s = stats.get("elapsed_time_seconds")
-    run.responses_200 = int(stats.get("downloader/response_status_count/200", 0))
-    run.api_requests = proxy.count("/api/roll/get")
-    run.article_requests = proxy.count("/doc-i")
     return run
 
 

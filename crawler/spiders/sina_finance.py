@@ -303,8 +303,7 @@ class SinaFinanceSpider(scrapy.Spider):
         self, response: Response, listing: RollItem, section: Section
     ) -> AsyncIterator[ArticleItem]:
         try:
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-            facts = await self.parse_workers.page_facts(response.body, content_type, response.url)
+            facts = await self.parse_workers.page_facts(response.body, _content_type(response) or None, response.url)
             item = load_article(listing, section, response.url, facts)
         except ArticleError as exc:
             self._article_skipped(section, exc.reason, response.url, exc.detail)
@@ -345,10 +344,14 @@ class SinaFinanceSpider(scrapy.Spider):
 _SKIPPED_FOR_GOOD = frozenset({"no_body", "empty_body", "no_title", "no_date"})
 
 
+def _content_type(response: Response) -> str:
+    return response.headers.get("Content-Type", b"").decode("latin-1")
+
+
 def _decoded(response: Response) -> tuple[str, str]:
-    """(text, encoding).  With a charset in Content-Type, Scrapy's own decoding (already
-    done, and cached, by its meta-refresh check) is the same as ours: reuse it."""
-    content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+    """(text, encoding).  With a charset in Content-Type, Scrapy's decoding gives the same
+    text as decode_page (the header's charset first, after a BOM)."""
+    content_type = _content_type(response)
     if isinstance(response, TextResponse) and "charset=" in content_type.lower():
         return response.text, response.encoding
     return decode_page(response.body, content_type)
