@@ -13,6 +13,9 @@ from typing import Any
 import yaml
 from scrapy.settings import BaseSettings
 
+from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
+from crawler.hexo.post import post_format
+
 SECTION_KINDS = ("roll", "column", "page")
 _COMMON_KEYS = {"id", "name", "kind", "categories", "author", "enabled"}
 _REQUIRED_COMMON = {"id", "name", "kind", "categories", "author"}
@@ -21,7 +24,7 @@ _KIND_KEYS = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url", "wai
 _KIND_REQUIRED = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url"}}
 _SECTION_KEYS = _COMMON_KEYS.union(*_KIND_KEYS.values())
 DEFAULT_WAIT_FOR = 'a[href*="/doc-i"]'  # a page section is read once article links exist
-_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images"}
+_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images", "body"}
 IMAGE_MODES = ("remote", "local")
 _SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Written unquoted in the front matter and used as folder names: keep them plain.
@@ -57,8 +60,13 @@ class OutputConfig:
     state_db: Path | None = None
     manifest: Path | None = None
     images: str = "remote"
+    body_style: BodyStyle = DEFAULT_BODY_STYLE
     fsync: bool = True
     lock_wait: float = 60.0
+
+    @property
+    def post_format(self) -> str:
+        return post_format(self.body_style)
 
 
 def _packaged(name: str) -> tuple[str, str]:
@@ -211,6 +219,13 @@ def load_sections(settings: BaseSettings) -> tuple[Section, ...]:
     return parse_sections(text, source)
 
 
+def _body_style(value: str) -> BodyStyle:
+    for style in BODY_STYLES:
+        if value == style:
+            return style
+    raise ConfigError(f"HEXO_BODY={value!r}: expected one of {', '.join(BODY_STYLES)}")
+
+
 def load_output(settings: BaseSettings) -> OutputConfig:
     """Output locations: Scrapy settings first, then settings/output.yaml."""
     packaged_text, packaged_source = _packaged("output.yaml")
@@ -237,6 +252,7 @@ def load_output(settings: BaseSettings) -> OutputConfig:
     images = str(settings.get("HEXO_IMAGES") or values.get("images") or "remote")
     if images not in IMAGE_MODES:
         raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    body_style = _body_style(str(settings.get("HEXO_BODY") or values.get("body") or DEFAULT_BODY_STYLE))
     try:
         lock_wait = settings.getfloat("SINA_LOCK_WAIT", 60.0)
     except ValueError:
@@ -246,6 +262,7 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         state_db=state_db,
         manifest=manifest,
         images=images,
+        body_style=body_style,
         fsync=settings.getbool("HEXO_FSYNC", True),
         lock_wait=lock_wait,
     )

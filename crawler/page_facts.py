@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.hexo.body import Body, container_inner_html, process_body
+from crawler.hexo.body import DEFAULT_BODY_STYLE, Body, BodyStyle, container_inner_html, process_body
 from crawler.sina import article_page
 
 
@@ -24,13 +24,14 @@ class PageFacts:
     keywords: tuple[str, ...]
 
 
-def page_facts(body: bytes, content_type: str | None, url: str) -> PageFacts:
-    """The facts of the page served at url with that body and Content-Type header."""
+def page_facts(body: bytes, content_type: str | None, url: str, style: BodyStyle = DEFAULT_BODY_STYLE) -> PageFacts:
+    """The facts of the page served at url with that body and Content-Type header; BODY in
+    the given body style."""
     text, encoding = article_page.decode_page(body, content_type)
     tree = article_page.parse_page(article_page.parser_input(body, text, encoding))
     del text  # the tree holds the page now
     container = article_page.body_container(tree)
-    body = process_body(container_inner_html(container), url) if container is not None else None
+    body = process_body(container_inner_html(container), url, style) if container is not None else None
     return PageFacts(
         body=body,
         og_title=article_page.og_title(tree),

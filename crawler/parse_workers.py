@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from crawler.hexo.body import DEFAULT_BODY_STYLE, BodyStyle
 from crawler.page_facts import PageFacts, page_facts
 from crawler.parse_worker import LENGTH, page_request
 
@@ -85,14 +86,14 @@ class _Worker:
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         return cls(process)
 
-    def submit(self, body: bytes, content_type: str | None, url: str) -> asyncio.Future[PageFacts]:
+    def submit(self, body: bytes, content_type: str | None, url: str, style: BodyStyle) -> asyncio.Future[PageFacts]:
         answer: asyncio.Future[PageFacts] = asyncio.get_running_loop().create_future()
         if not self.alive:
             answer.set_exception(WorkerDied(f"worker {self.process.pid} had ended"))
             return answer
         assert self.process.stdin is not None
         self.waiting.append(answer)
-        for part in page_request(url, content_type, body):
+        for part in page_request(url, content_type, style, body):
             self.process.stdin.write(part)
         return answer
 
@@ -168,10 +169,12 @@ class ParseWorkers:
         crawler.signals.connect(workers.close, signal=signals.spider_closed)
         return workers
 
-    async def page_facts(self, body: bytes, content_type: str | None, url: str) -> PageFacts:
+    async def page_facts(
+        self, body: bytes, content_type: str | None, url: str, style: BodyStyle = DEFAULT_BODY_STYLE
+    ) -> PageFacts:
         if self.count == 0:
             try:
-                return page_facts(body, content_type, url)
+                return page_facts(body, content_type, url, style)
             except Exception as exc:  # as a worker reports it, so both ways end alike
                 raise PageFactsError(f"{url}:\n{traceback.format_exc()}") from exc
         if self._slots is None:
@@ -179,13 +182,13 @@ class ParseWorkers:
         async with self._slots:
             worker = await self._least_busy()
             try:
-                return await worker.submit(body, content_type, url)
+                return await worker.submit(body, content_type, url, style)
             except WorkerDied as died:
                 if worker not in self._dead:  # counted once, whatever number of pages it held
                     self._dead.add(worker)
                     self._inc("sina/parse_workers/died")
                 logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
-        return await self._retry(body, content_type, url)
+        return await self._retry(body, content_type, url, style)
 
     async def close(self) -> None:
         workers = [*self._workers, *([self._retry_worker] if self._retry_worker else [])]
@@ -201,14 +204,14 @@ class ParseWorkers:
                 self._workers.append(await self._start())
         return min(self._workers, key=lambda worker: len(worker.waiting))
 
-    async def _retry(self, body: bytes, content_type: str | None, url: str) -> PageFacts:
+    async def _retry(self, body: bytes, content_type: str | None, url: str, style: BodyStyle) -> PageFacts:
         if self._retrying is None:
             self._retrying = asyncio.Lock()
         async with self._retrying:  # one page at a time: a death now is that page's doing
             if self._retry_worker is None or not self._retry_worker.alive:
                 self._retry_worker = await self._start()
             try:
-                return await self._retry_worker.submit(body, content_type, url)
+                return await self._retry_worker.submit(body, content_type, url, style)
             except WorkerDied as died:
                 self._inc("sina/parse_workers/died")
                 raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None

@@ -14,6 +14,7 @@ SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
 STATE_DB = None  # None: state_db of settings/output.yaml (output/state.sqlite)
 MANIFEST = None  # None: manifest of settings/output.yaml (output/manifest.jsonl)
 HEXO_IMAGES = None  # None: images of settings/output.yaml ("remote"); or "local"
+HEXO_BODY = None  # None: body of settings/output.yaml ("clean"); or "sample" (post format §3 rule 8)
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_LOCK_WAIT = 60  # seconds a run waits for another run on the same posts folder
 SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON

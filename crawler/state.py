@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     publishid    TEXT PRIMARY KEY,
@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS articles (
     sha256       TEXT NOT NULL,         -- of the post's bytes
     mtime        INTEGER,               -- roll API mtime when last fetched
     first_seen   TEXT NOT NULL,         -- ISO 8601 UTC
-    last_written TEXT NOT NULL          -- ISO 8601 UTC: last time the bytes changed
+    last_written TEXT NOT NULL,         -- ISO 8601 UTC: last time the bytes changed
+    post_format  TEXT                   -- post format and body style it was written in
 );
 -- A section whose last run finished with every listed article written (or skipped for
 -- good): that run's -a pages.  0 while a run is on it, so a killed run leaves 0.
@@ -44,6 +45,7 @@ class ArticleState:
     mtime: int | None
     first_seen: str
     last_written: str
+    post_format: str | None
 
 
 class StateError(Exception):
@@ -69,7 +71,9 @@ class CrawlState:
             self._db.execute("PRAGMA cache_size=-512")
             self._db.executescript(_SCHEMA)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
+            if version == 1:  # before post_format: its posts are written again once
+                self._db.execute("ALTER TABLE articles ADD COLUMN post_format TEXT")
+            if version in (0, 1):
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
                 raise StateError(f"{path}: state schema version {version}, this crawler knows {SCHEMA_VERSION}")
@@ -82,7 +86,7 @@ class CrawlState:
     # Not cached: a lookup by key costs microseconds, and a cache would grow with the run.
     def get(self, publishid: str) -> ArticleState | None:
         row = self._db.execute(
-            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
+            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written, post_format"
             " FROM articles WHERE publishid = ?",
             (publishid,),
         ).fetchone()
@@ -97,7 +101,7 @@ class CrawlState:
 
     def all(self) -> list[ArticleState]:
         rows = self._db.execute(
-            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written"
+            "SELECT publishid, docid, url, section, path, sha256, mtime, first_seen, last_written, post_format"
             " FROM articles ORDER BY publishid"
         ).fetchall()
         return [ArticleState(*row) for row in rows]
@@ -123,15 +127,17 @@ class CrawlState:
         path: str,
         sha256: str,
         mtime: int | None,
+        post_format: str,
         changed: bool,
     ) -> None:
         """Upsert after the post is in place; ``changed``: its bytes were (re)written."""
         now = _now()
         self._db.execute(  # autocommit: the row is durable once the call returns
-            "INSERT INTO articles (publishid, docid, url, section, path, sha256, mtime, first_seen, last_written)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO articles"
+            " (publishid, docid, url, section, path, sha256, mtime, first_seen, last_written, post_format)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(publishid) DO UPDATE SET docid=excluded.docid, url=excluded.url,"
-            " sha256=excluded.sha256, mtime=excluded.mtime,"
+            " sha256=excluded.sha256, mtime=excluded.mtime, post_format=excluded.post_format,"
             " last_written=CASE WHEN ? THEN excluded.last_written ELSE articles.last_written END",
-            (publishid, docid, url, section, path, sha256, mtime, now, now, changed),
+            (publishid, docid, url, section, path, sha256, mtime, now, now, post_format, changed),
         )

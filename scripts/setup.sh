@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the crawler and its tests need, from nothing: Debian's chromium
-# (for `page` sections and the browser test), the Python packages in .venv/, and Hexo 7
-# in tests/hexo/node_modules (the tests load the posts with it).  Safe to run again.
+# (for `page` sections and the browser tests), the Python packages in .venv/, and Hexo 7
+# with the landscape theme in tests/hexo/node_modules (the tests load the posts with it
+# and render them as a blog).  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -99,6 +99,18 @@ def test_output_defaults_and_override(tmp_path) -> None:
         load_output(Settings({"SINA_OUTPUT_FILE": str(own)}))
 
 
+def test_body_style(tmp_path) -> None:
+    assert load_output(Settings()).body_style == "clean"
+    assert load_output(Settings()).post_format == "2/clean"
+    assert load_output(Settings({"HEXO_BODY": "sample"})).body_style == "sample"
+    own = tmp_path / "output.yaml"
+    own.write_text("body: sample\n", encoding="utf-8")
+    assert load_output(Settings({"SINA_OUTPUT_FILE": str(own)})).body_style == "sample"
+    assert load_output(Settings({"SINA_OUTPUT_FILE": str(own), "HEXO_BODY": "clean"})).body_style == "clean"
+    with pytest.raises(ConfigError, match=r"HEXO_BODY='Clean': expected one of clean, sample"):
+        load_output(Settings({"HEXO_BODY": "Clean"}))
+
+
 def test_missing_sections_file_is_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read"):
         load_sections(Settings({"SINA_SECTIONS_FILE": str(tmp_path / "nope.yaml")}))

@@ -247,6 +247,19 @@ def test_items_export_with_O(tmp_path: Path) -> None:
     assert exported["image_urls"][0].startswith("https://n.sinaimg.cn/finance/transform/116/w550h366/20260928/")
 
 
+def test_golden_posts_in_the_sample_body_style(tmp_path: Path) -> None:
+    """HEXO_BODY=sample: every golden's expected_sample.md, at the same paths."""
+    with ReplayProxy() as proxy:
+        serve_corpus(proxy, CASES, pageid="155", lid="1686")
+        result = run_crawl(proxy.url, tmp_path, "sections=china", settings={"HEXO_BODY": "sample"})
+    assert result.returncode == 0, result.log[-3000:]
+    files = files_under(tmp_path / "posts")
+    assert sorted(files) == sorted(case.expected_path for case in CASES)
+    for case in CASES:
+        assert case.expected_sample, f"{case.name}: no expected_sample.md"
+        assert files[case.expected_path] == case.expected_sample, case.name
+
+
 def test_golden_posts_the_same_without_parse_workers(tmp_path: Path, corpus_run) -> None:
     """SINA_PARSE_WORKERS=0 parses in the crawl's own process: the same bytes, no worker."""
     with ReplayProxy() as proxy:

@@ -1,4 +1,5 @@
-"""Real Hexo 7 reads the golden posts (and hand-made ones) with the expected fields.
+"""Real Hexo 7 reads the golden posts (and hand-made ones) with the expected fields, and
+renders the clean ones without a code block the article does not have.
 
 Needs Node.js and ``npm ci --prefix tests/hexo``; without them these tests fail, never skip.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.blog import RenderedPost, count_code_blocks, render_site, site_installed, site_not_installed_message
 from tests.support.hexo import hexo_installed, load_with_hexo, not_installed_message
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -135,3 +137,46 @@ def test_hand_made_quoted_titles_read_back_exactly(tmp_path: Path) -> None:
         assert post["date"] == "2022-01-24T11:02:07.000Z", name
         assert post["categories"] == list(CATEGORIES), name
         assert post["raw_has_content"] is True, name
+
+
+# --- readable in a blog: Hexo's Markdown shows no stray code block ---------------------
+
+
+@pytest.fixture(scope="module")
+def rendered_goldens(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, RenderedPost]]:
+    """Every golden post of each body style through Hexo 7 + landscape, by style and case."""
+    if not site_installed():
+        pytest.fail(site_not_installed_message(), pytrace=False)
+    by_style = {}
+    for style, golden in (("clean", "expected.md"), ("sample", "expected_sample.md")):
+        work = tmp_path_factory.mktemp(f"rendered-{style}")
+        cases = {}
+        for case in CASES:
+            rel, _ = _read_case(case)
+            (work / "posts" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(CORPUS / case / golden, work / "posts" / rel)
+            cases[rel] = case
+        by_style[style] = {cases[post.source]: post for post in render_site(work / "posts", work / "public")}
+    return by_style
+
+
+def _article_code_blocks(case: str, golden: str) -> int:
+    """Code blocks the article itself has (a <pre><code> in its BODY)."""
+    text = (CORPUS / case / golden).read_text(encoding="utf-8")
+    return count_code_blocks(text[text.index("<div>   \n") :])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_clean_golden_shows_no_code_block_the_article_lacks(
+    case: str, rendered_goldens: dict[str, dict[str, RenderedPost]]
+) -> None:
+    content = rendered_goldens["clean"][case].content
+    assert count_code_blocks(content) == _article_code_blocks(case, "expected.md"), content
+
+
+def test_sample_goldens_show_code_blocks(rendered_goldens: dict[str, dict[str, RenderedPost]]) -> None:
+    """Why `clean` is the default: the sample style's blank lines end the HTML block."""
+    counts = {case: count_code_blocks(post.content) for case, post in rendered_goldens["sample"].items()}
+    shown = {case: count for case, count in counts.items() if count}
+    print(f"\nsample style: {sum(shown.values())} code blocks in {len(shown)} of {len(counts)} goldens: {shown}")
+    assert shown, "the sample style is expected to show code blocks on real pages"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import Section
+from crawler.hexo.body import BodyStyle
 from crawler.hexo.fields import (
     clean_title,
     iso_utc,
@@ -313,7 +314,7 @@ def test_post_relative_path() -> None:
 
 
 # ---------------------------------------------------------------------------
-# The golden corpus, end to end: item.json + page.html -> expected.md at expected_path
+# The golden corpus: item.json + page.html -> expected.md (expected_sample.md) at expected_path
 # ---------------------------------------------------------------------------
 
 
@@ -322,15 +323,16 @@ def test_corpus_present() -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS_CASES)
-def test_corpus_post_bytes_and_path(case: str) -> None:
+@pytest.mark.parametrize(("style", "golden"), [("clean", "expected.md"), ("sample", "expected_sample.md")])
+def test_corpus_post_bytes_and_path(case: str, style: BodyStyle, golden: str) -> None:
     folder = CORPUS / case
     item_dict = json.loads((folder / "item.json").read_text(encoding="utf-8"))
     listing = roll_item(item_dict)
     url = article_request_url(listing.url)
-    item = load_article(listing, SECTION, url, page_facts((folder / "page.html").read_bytes(), None, url))
+    item = load_article(listing, SECTION, url, page_facts((folder / "page.html").read_bytes(), None, url, style))
 
     data = render_post_bytes(post_content(item))
-    expected = (folder / "expected.md").read_bytes()
+    expected = (folder / golden).read_bytes()
     assert data.decode("utf-8") == expected.decode("utf-8")
     assert data == expected
 

@@ -1,18 +1,34 @@
-"""BODY of a post: the article HTML processed as spec §3 of the post format says."""
+"""BODY of a post: the article HTML processed as §3 of the post format says.
+
+Two styles: ``clean`` (the default) applies every rule; ``sample`` leaves out rule 8
+and gives the 2022 chain's body, made inert.  Rules 1 to 6 are the same in both, so
+no style ever publishes anything that runs code.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import ada_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.hexo.html_serializer import TreeSerializer, delete_c0, escape_attribute
+from crawler.hexo.inert import inert_visit
+from crawler.hexo.publishing import delete_blank_lines, delete_blank_lines_inside, promotion_visit
+from crawler.hexo.tree_walk import prune
+
+BodyStyle = Literal["clean", "sample"]
+BODY_STYLES: tuple[BodyStyle, ...] = get_args(BodyStyle)
+DEFAULT_BODY_STYLE: BodyStyle = "clean"
 
 IMAGE_EXTENSIONS = (".gif", ".png", ".jpg", ".webp")
 REMOVED_IMG_ATTRIBUTES = ("onclick", "onerror", "onload")
 
-_FINAL = TreeSerializer(final=True)
+_SERIALIZERS = {
+    "clean": TreeSerializer(final=True, pre_line_feeds=True),
+    "sample": TreeSerializer(final=True),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +59,14 @@ def _lazy_image_source(img: LexborNode) -> str | None:
     return None
 
 
-def _apply_rules(body: LexborNode, base: str) -> list[str]:
-    """Rules 2-4 of §3, in place; returns the resolved image sources in order."""
+def _apply_link_rules(body: LexborNode, base: str) -> None:
+    """Rules 2-4 of §3, in place."""
     for script in body.css("script"):
         script.decompose()
     for anchor in body.css("a[href]"):
-        anchor.attrs["href"] = resolve_url(anchor.attributes["href"] or "", base)
-    sources = []
+        attributes = anchor.attributes
+        if "href" in attributes:  # the selector also matches xlink:href, which is never resolved
+            anchor.attrs["href"] = resolve_url(attributes["href"] or "", base)
     for img in body.css("img"):
         attrs = img.attrs
         src = img.attributes.get("src")
@@ -58,31 +75,39 @@ def _apply_rules(body: LexborNode, base: str) -> list[str]:
             if lazy is not None:
                 src = lazy
         if src:
-            src = resolve_url(src, base)
-            attrs["src"] = src
-            sources.append(src)
+            attrs["src"] = resolve_url(src, base)
         attrs["referrerpolicy"] = "no-referrer"
         # Removed last: the lazy-src scan above sees them too (§3.4, as RSSHub did).
         for name in REMOVED_IMG_ATTRIBUTES:
             if name in attrs:
                 del attrs[name]
-    return sources
 
 
-def process_body(inner_html: str, article_url: str) -> Body:
+def _image_sources(body: LexborNode) -> list[str]:
+    """The non-empty src of every <img> element of the final tree, in order (CSS does not
+    reach into template content, where images do not count)."""
+    return [src for img in body.css("img") if (src := img.attributes.get("src"))]
+
+
+def process_body(inner_html: str, article_url: str, style: BodyStyle = DEFAULT_BODY_STYLE) -> Body:
     """Turn the inner HTML of the body container into the post's BODY."""
+    clean = style == "clean"
     document = LexborHTMLParser(inner_html, scripting=True)
     body = document.body
     if body is None:  # lexbor always builds <body>; kept for type checkers
         return Body("", None, ())
-    sources = _apply_rules(body, https_base(article_url))
-    html = delete_c0(_FINAL.children(body))
-    first = sources[0] if sources else None
-    return Body(
-        html=html,
-        first_image=delete_c0(escape_attribute(first)) if first else None,
-        image_urls=tuple(dict.fromkeys(sources)),
-    )
+    _apply_link_rules(body, https_base(article_url))
+    if clean:  # rule 5, and rule 8a before IMG is chosen
+        prune(body, lambda element, namespace: inert_visit(element, namespace) or promotion_visit(element, namespace))
+    else:
+        prune(body, inert_visit)
+    sources = _image_sources(body)
+    html = delete_c0(_SERIALIZERS[style].children(body))
+    first = delete_c0(escape_attribute(sources[0])) if sources else None
+    if clean:
+        html = delete_blank_lines(html)
+        first = delete_blank_lines_inside(first) if first else None
+    return Body(html=html, first_image=first, image_urls=tuple(dict.fromkeys(sources)))
 
 
 def container_inner_html(container: LexborNode) -> str:

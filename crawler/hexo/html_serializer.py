@@ -1,9 +1,11 @@
-"""Serialise a parsed (lexbor) HTML tree as spec §3.5 of the post format says.
+"""Serialise a parsed (lexbor) HTML tree as §3 rule 6 of the post format says.
 
 The output must read back, through any HTML5 parser, as the same tree: text and
 attribute values are written raw except for the few characters that would change
 the tree (``<`` in text, ``"`` in attributes, an ``&`` that would start a character
-reference).  Raw-text elements and comments are written exactly as parsed.
+reference).  Comments and the text of HTML raw-text elements are written exactly as
+parsed; an element of the same name in SVG or MathML (``<math><style>``) has its text
+escaped, or it would read back as live markup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import re
 from html.entities import html5 as _NAMED_REFERENCES
 
 from selectolax.lexbor import LexborNode
+
+from crawler.hexo.namespaces import HTML, SVG, child_namespace
+from crawler.hexo.tree_walk import template_content
 
 # dom-serializer's list, which produced the sample posts (no end tag, no slash).
 VOID_ELEMENTS = frozenset(
@@ -37,10 +42,11 @@ VOID_ELEMENTS = frozenset(
         "wbr",
     ]
 )
-# Children of these are written exactly as parsed (scripting is on, so noscript too).
+# Children of these HTML elements are written exactly as parsed (scripting is on, so
+# noscript too); in SVG or MathML an element of the same name holds ordinary text.
 RAW_TEXT_ELEMENTS = frozenset(["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"])
-# Inside <svg> markup is XML; these SVG elements hold HTML again.
-SVG_HTML_INTEGRATION_POINTS = frozenset({"foreignObject", "desc", "title"})
+# §3 rule 8b: their text's line feeds are written as references (no blank line).
+PRE_ELEMENTS = frozenset(["pre", "textarea", "listing"])
 
 _LONGEST_REFERENCE = max(map(len, _NAMED_REFERENCES))
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -142,19 +148,28 @@ class TreeSerializer:
     fresh document parse; ``final=True`` also applies the C1 replacement of the
     post format and deletes C0 controls from text and attribute values before
     escaping them (the caller deletes them over the whole body, comments included).
+    ``pre_line_feeds=True`` (§3 rule 8b) writes every line feed of escaped text inside
+    an HTML ``pre``, ``textarea`` or ``listing`` as ``&#10;``.
+
+    Every element is written in its namespace (crawler.hexo.namespaces): only an HTML
+    element's text is ever raw text, and only SVG is written as XML.
     """
 
-    def __init__(self, final: bool = True) -> None:
+    def __init__(self, final: bool = True, *, pre_line_feeds: bool = False) -> None:
         self.final = final
+        self.pre_line_feeds = pre_line_feeds
 
     def children(self, node: LexborNode) -> str:
         out: list[str] = []
-        self._children(node, out, xml=False)
+        self._children(node, HTML, None, out, raw=False, in_pre=False)
         return "".join(out)
 
-    def _children(self, node: LexborNode, out: list[str], xml: bool) -> None:
+    def _children(
+        self, node: LexborNode, namespace: str, context: LexborNode | None, out: list[str], *, raw: bool, in_pre: bool
+    ) -> None:
+        """Write node's children; ``context`` is node when it is an element (None for the
+        document or a fragment), ``namespace`` its namespace."""
         child = node.first_child
-        raw_parent = not xml and node.tag in RAW_TEXT_ELEMENTS
         while child is not None:
             tag = child.tag
             if tag == "-text":
@@ -164,38 +179,34 @@ class TreeSerializer:
                 while child.next is not None and child.next.tag == "-text":
                     child = child.next
                     text += child.text_content or ""
-                out.append(text if raw_parent else escape_text(text, final=self.final))
+                if raw:
+                    out.append(text)
+                else:
+                    text = escape_text(text, final=self.final)
+                    out.append(text.replace("\n", "&#10;") if in_pre else text)
             elif tag == "-comment":
                 out.append(child.html or "<!---->")  # comment data verbatim
             elif child.is_element_node:
-                self._element(child, tag, out, xml)
+                self._element(child, tag or "", child_namespace(namespace, context, tag or ""), out, in_pre)
             child = child.next
 
-    def _element(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:
-        if tag == "svg":
-            xml = True
-        elif xml and tag in SVG_HTML_INTEGRATION_POINTS:
-            # The element itself is SVG (XML), its content is HTML again.
-            self._open_tag(node, tag, out, xml=True)
-            if node.first_child is None:
-                out[-1] = out[-1][:-1] + "/>"
-                return
-            self._children(node, out, xml=False)
-            out.append(f"</{tag}>")
-            return
+    def _element(self, node: LexborNode, tag: str, namespace: str, out: list[str], in_pre: bool) -> None:
+        xml = namespace == SVG
         self._open_tag(node, tag, out, xml)
-        if xml:
-            if node.first_child is None:
-                out[-1] = out[-1][:-1] + "/>"
-                return
-        elif tag in VOID_ELEMENTS:
+        if xml and node.first_child is None:
+            out[-1] = out[-1][:-1] + "/>"
             return
-        if tag == "template":
+        html = namespace == HTML
+        if html and tag in VOID_ELEMENTS:
+            return
+        raw = html and tag in RAW_TEXT_ELEMENTS
+        in_pre = in_pre or (self.pre_line_feeds and html and tag in PRE_ELEMENTS)
+        if html and tag == "template":
             # A template's content lives in a separate fragment, not in the tree.
-            for fragment in node.template_fragments():
-                if fragment.parent is not None and fragment.parent.mem_id == node.mem_id:
-                    self._children(fragment, out, xml)
-        self._children(node, out, xml)
+            content = template_content(node)
+            if content is not None:
+                self._children(content, HTML, None, out, raw=False, in_pre=in_pre)
+        self._children(node, namespace, node, out, raw=raw, in_pre=in_pre)
         out.append(f"</{tag}>")
 
     def _open_tag(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:

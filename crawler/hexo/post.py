@@ -7,6 +7,16 @@ from dataclasses import dataclass
 
 from crawler.hexo.fields import yaml_quote
 
+# Raised whenever this code writes other bytes for the same article (2: §3 rules 5, 6
+# and 8).  The state remembers what each post was written in; a post of another format
+# or body style counts as not written yet, so the next run that lists it rewrites it.
+POST_FORMAT_VERSION = 2
+
+
+def post_format(body_style: str) -> str:
+    """What the state records a post as written in, e.g. ``2/clean``."""
+    return f"{POST_FORMAT_VERSION}/{body_style}"
+
 
 @dataclass(frozen=True, slots=True)
 class PostContent:

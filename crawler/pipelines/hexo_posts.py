@@ -101,6 +101,7 @@ class HexoPostsPipeline:
             path=item.path,
             sha256=sha256,
             mtime=item.mtime,
+            post_format=self.run.output.post_format,
             changed=status != "unchanged",
         )
         self.stats.inc_value(f"sina/posts/{status}")

@@ -263,11 +263,18 @@ class SinaFinanceSpider(scrapy.Spider):
         return not older and not all_known
 
     def _is_known(self, entry: RollItem) -> bool:
-        """Written before, API mtime unchanged and the post still there: no request."""
+        """Written before in this post format, API mtime unchanged and the post still there:
+        no request."""
         if self.arguments.refresh or self.run.state is None:
             return False
         known = self.run.state.get(entry.publishid)
-        return known is not None and known.mtime == entry.mtime and (self.run.output.posts_dir / known.path).is_file()
+        output = self.run.output
+        return (
+            known is not None
+            and known.mtime == entry.mtime
+            and known.post_format == output.post_format
+            and (output.posts_dir / known.path).is_file()
+        )
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
@@ -303,7 +310,9 @@ class SinaFinanceSpider(scrapy.Spider):
         self, response: Response, listing: RollItem, section: Section
     ) -> AsyncIterator[ArticleItem]:
         try:
-            facts = await self.parse_workers.page_facts(response.body, _content_type(response) or None, response.url)
+            facts = await self.parse_workers.page_facts(
+                response.body, _content_type(response) or None, response.url, self.run.output.body_style
+            )
             item = load_article(listing, section, response.url, facts)
         except ArticleError as exc:
             self._article_skipped(section, exc.reason, response.url, exc.detail)

@@ -10,6 +10,7 @@ import sys
 from typing import BinaryIO
 
 from crawler import parse_worker
+from crawler.hexo.body import BodyStyle
 from crawler.page_facts import page_facts
 
 
@@ -24,10 +25,10 @@ class _Reader:
         return data
 
 
-def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str) -> object:
+def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str, style: BodyStyle) -> object:
     if "raise-me" in url:
         raise ZeroDivisionError("a bug met on this page")
-    return page_facts(body, content_type, url)
+    return page_facts(body, content_type, url, style)
 
 
 def main() -> None:

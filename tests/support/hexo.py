@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 HEXO_DIR = Path(__file__).resolve().parents[1] / "hexo"
@@ -17,18 +18,24 @@ INSTALL_HINT = "run `npm ci --prefix tests/hexo` from the repository root"
 _REQUIRED_PACKAGES = ("hexo", "hexo-renderer-marked")
 
 
-def hexo_installed() -> bool:
-    """True when node is on PATH and tests/hexo/node_modules holds Hexo and its renderer."""
-    if shutil.which("node") is None:
-        return False
+def missing_packages(packages: Iterable[str] = _REQUIRED_PACKAGES) -> list[str]:
+    """The npm packages among ``packages`` that tests/hexo/node_modules does not hold."""
     modules = HEXO_DIR / "node_modules"
-    return all((modules / name / "package.json").is_file() for name in _REQUIRED_PACKAGES)
+    return [name for name in packages if not (modules / name / "package.json").is_file()]
 
 
-def not_installed_message() -> str:
+def hexo_installed(packages: Iterable[str] = _REQUIRED_PACKAGES) -> bool:
+    """True when node is on PATH and tests/hexo/node_modules holds ``packages``
+    (by default Hexo and its Markdown renderer)."""
+    return shutil.which("node") is not None and not missing_packages(packages)
+
+
+def not_installed_message(packages: Iterable[str] = _REQUIRED_PACKAGES) -> str:
     if shutil.which("node") is None:
         return f"`node` is not on PATH: install Node.js (>= 18), then {INSTALL_HINT}"
-    return f"Hexo is not installed in {HEXO_DIR / 'node_modules'}: {INSTALL_HINT}"
+    missing = missing_packages(packages)
+    what = ", ".join(missing) if missing else "Hexo"
+    return f"{what} not installed in {HEXO_DIR / 'node_modules'}: {INSTALL_HINT}"
 
 
 def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:

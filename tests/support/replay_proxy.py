@@ -716,8 +716,9 @@ class CorpusCase:
     name: str
     page: bytes
     item: dict
-    expected: bytes
+    expected: bytes  # HEXO_BODY=clean, the default
     expected_path: str
+    expected_sample: bytes = b""  # HEXO_BODY=sample
 
     @property
     def https_url(self) -> str:
@@ -731,7 +732,8 @@ def _to_https(url: str) -> str:
 
 
 def load_corpus(corpus_dir: Path) -> list[CorpusCase]:
-    """Load every case folder (``page.html``, ``item.json``, ``expected.md``, ``expected_path.txt``)."""
+    """Load every case folder (``page.html``, ``item.json``, ``expected.md``,
+    ``expected_sample.md`` when there is one, ``expected_path.txt``)."""
     corpus_dir = Path(corpus_dir)
     cases = []
     for folder in sorted(p for p in corpus_dir.iterdir() if p.is_dir()):
@@ -746,6 +748,7 @@ def load_corpus(corpus_dir: Path) -> list[CorpusCase]:
                 item=json.loads((folder / "item.json").read_text(encoding="utf-8")),
                 expected=(folder / "expected.md").read_bytes(),
                 expected_path=expected_path,
+                expected_sample=sample.read_bytes() if (sample := folder / "expected_sample.md").is_file() else b"",
             )
         )
     return cases
