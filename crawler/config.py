@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from scrapy.settings import BaseSettings
 
+from crawler.fetch_policy import DEFAULT_IMAGE_HOSTS
 from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
 
@@ -24,7 +25,7 @@ _KIND_KEYS = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url", "wai
 _KIND_REQUIRED = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url"}}
 _SECTION_KEYS = _COMMON_KEYS.union(*_KIND_KEYS.values())
 DEFAULT_WAIT_FOR = 'a[href*="/doc-i"]'  # a page section is read once article links exist
-_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images", "body"}
+_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images", "image_hosts", "body"}
 IMAGE_MODES = ("remote", "local")
 _SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Written unquoted in the front matter and used as folder names: keep them plain.
@@ -60,6 +61,7 @@ class OutputConfig:
     state_db: Path | None = None
     manifest: Path | None = None
     images: str = "remote"
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS  # HEXO_IMAGES=local downloads only from these
     body_style: BodyStyle = DEFAULT_BODY_STYLE
     fsync: bool = True
     lock_wait: float = 60.0
@@ -81,6 +83,8 @@ def _read(path: str | None, default_name: str) -> tuple[str, str]:
         return Path(path).read_text(encoding="utf-8"), str(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})") from exc
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -211,12 +215,34 @@ def parse_output(text: str, source: str) -> dict[str, str]:
     if root is None:
         return {}
     fields = _mapping(root, source, _OUTPUT_KEYS, "the file")
-    return {key: _text(fields, key, source) for key in fields}
+    values = {}
+    for key, node in fields.items():
+        if key == "image_hosts" and isinstance(node, yaml.SequenceNode):  # a list, or comma-separated text
+            values[key] = ",".join(str(_scalar(item, source, key)) for item in node.value)
+        else:
+            values[key] = _text(fields, key, source)
+    return values
 
 
 def load_sections(settings: BaseSettings) -> tuple[Section, ...]:
     text, source = _read(settings.get("SINA_SECTIONS_FILE"), "sections.yaml")
     return parse_sections(text, source)
+
+
+_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _image_hosts(value: object) -> tuple[str, ...]:
+    """HEXO_IMAGE_HOSTS: host names, ``*.domain`` for a domain and its subdomains."""
+    if not value:
+        return DEFAULT_IMAGE_HOSTS
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    hosts = tuple(str(item).strip().lower() for item in items if str(item).strip())
+    bad = [host for host in hosts if not _HOST_PATTERN.match(host)]
+    if bad or not hosts:
+        problem = ", ".join(map(repr, bad)) or "empty"
+        raise ConfigError(f"HEXO_IMAGE_HOSTS: {problem}: expected host names or *.domain, comma-separated")
+    return hosts
 
 
 def _body_style(value: str) -> BodyStyle:
@@ -252,6 +278,7 @@ def load_output(settings: BaseSettings) -> OutputConfig:
     images = str(settings.get("HEXO_IMAGES") or values.get("images") or "remote")
     if images not in IMAGE_MODES:
         raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    image_hosts = _image_hosts(settings.get("HEXO_IMAGE_HOSTS") or values.get("image_hosts"))
     body_style = _body_style(str(settings.get("HEXO_BODY") or values.get("body") or DEFAULT_BODY_STYLE))
     try:
         lock_wait = settings.getfloat("SINA_LOCK_WAIT", 60.0)
@@ -262,6 +289,7 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         state_db=state_db,
         manifest=manifest,
         images=images,
+        image_hosts=image_hosts,
         body_style=body_style,
         fsync=settings.getbool("HEXO_FSYNC", True),
         lock_wait=lock_wait,

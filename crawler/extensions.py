@@ -45,7 +45,9 @@ def summarise(stats: dict[str, Any]) -> str:
 
 
 # Finish reasons of a failed run: `scrapy crawl` then exits 1 (crawler/commands/crawl.py).
-FAILED_RUN_REASONS = frozenset({"all_listings_failed", "no_article_parsed", "posts_dir_locked", "state_unavailable"})
+FAILED_RUN_REASONS = frozenset(
+    {"all_listings_failed", "no_article_parsed", "posts_dir_locked", "posts_dir_unwritable", "state_unavailable"}
+)
 SECTION_COUNTERS = ("listed", "known", "new", "updated", "unchanged", "skipped", "failed", "list_failed")
 
 

@@ -17,6 +17,9 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
+from crawler.dns import PrivateAddressError
+from crawler.middlewares import RefusedRequest
+
 # Download failures by the name they get in stats and logs (sina/skipped/<name>).
 FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("timeout", (DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError)),
@@ -30,6 +33,10 @@ FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 
 def failure_reason(failure: Failure) -> str:
     """A short, stable name for why a download failed (used in stats keys)."""
+    if failure.check(RefusedRequest):
+        return failure.value.reason  # type: ignore[no-any-return]
+    if failure.check(PrivateAddressError):
+        return "private_address"
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
     for reason, errors in FAILURE_REASONS:

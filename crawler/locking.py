@@ -6,8 +6,10 @@ SINA_LOCK_WAIT seconds, then stops with a message naming the holder."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import os
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,11 @@ POLL_SECONDS = 0.2
 
 
 class LockedError(Exception):
-    pass
+    """Another crawl holds the lock."""
+
+
+class LockFileError(Exception):
+    """The lock file cannot be made or is not ours (a symbolic link, a folder)."""
 
 
 class PostsFolderLock:
@@ -30,7 +36,15 @@ class PostsFolderLock:
         if self._fd is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symbolic link: truncating it would empty someone else's file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LockFileError(f"{self.path} is a symbolic link; the crawler does not write through it") from None
+            raise LockFileError(f"cannot create the lock file {self.path}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LockFileError(f"{self.path} is not a regular file; the crawler does not write to it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

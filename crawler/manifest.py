@@ -1,7 +1,8 @@
 """The manifest: one JSON line per post written or updated, for other tools.
 
 Each line is written with a single write() on a file opened O_APPEND, so lines
-from one run never interleave or tear; a reader sees whole lines only."""
+from one run never interleave; a write that fails part-way is cut back, so the file
+holds whole lines only."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ class Manifest:
                 os.write(self._fd, b"\n")
 
     def append(self, entry: dict[str, Any]) -> None:
+        """Append one line, whole or not at all: on a write error (a full disk) the file is
+        cut back to its last whole line before the error is raised."""
         data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        while data:  # a regular file takes it whole unless the disk is full
-            data = data[os.write(self._fd, data) :]
+        size = os.fstat(self._fd).st_size  # one writer (the posts-folder lock): the line starts here
+        try:
+            while data:  # a regular file takes it whole unless the disk is full
+                data = data[os.write(self._fd, data) :]
+        except BaseException:
+            os.ftruncate(self._fd, size)
+            raise
 
     def close(self) -> None:
         os.close(self._fd)

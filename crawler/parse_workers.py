@@ -12,6 +12,11 @@ with ``kill -9`` leaves no worker behind.
 A worker that dies (a page that crashes the parser, the OOM killer) fails the pages it
 held; each is parsed again, alone, in a fresh retry worker, so that only a page that
 crashes a worker on its own is lost (skipped as ``parser_crashed``).
+
+A page parsed for longer than ``SINA_PARSE_TIMEOUT`` seconds (a hostile page can make the
+HTML parser's work grow with the square of its size) has its worker killed and is
+skipped as ``parse_timeout``; the other pages that worker held are parsed again.  In the
+crawl's own process (0 workers) nothing can stop a parse: there is no such budget.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import fcntl
 import logging
 import pickle
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -44,6 +50,9 @@ _STOP_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes
 # again on every partial write).
 IN_FLIGHT_PER_WORKER = 3
 _PIPE_SIZE = 1 << 20  # Linux allows this much without privileges (fs.pipe-max-size)
+# Seconds one page may be parsed for: real pages take milliseconds; a hostile one (200,000
+# attributes on an element, 100,000 nested elements) would take minutes in the parser.
+DEFAULT_BUDGET = 30.0
 
 
 def worker_command() -> list[str]:
@@ -63,20 +72,27 @@ class PageCrashedParser(Exception):
     """The page killed a worker process twice, the second time alone in it."""
 
 
+class PageTimedOut(Exception):
+    """The page was parsed for longer than SINA_PARSE_TIMEOUT (its worker was killed)."""
+
+
 # --- the crawl's side ----------------------------------------------------------------
 
 
 class _Worker:
     """One worker process and the answers it owes, oldest first."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, budget: float | None = None) -> None:
         self.process = process
         self.waiting: collections.deque[asyncio.Future[PageFacts]] = collections.deque()
         self.alive = True
+        self.budget = budget  # seconds a page may take; None: no limit
+        self._head_since = 0.0  # when the worker began the oldest page it owes
         self._reader = asyncio.ensure_future(self._read_answers())
+        self._watchdog = asyncio.ensure_future(self._watch()) if budget else None
 
     @classmethod
-    async def start(cls, command: Sequence[str]) -> _Worker:
+    async def start(cls, command: Sequence[str], budget: float | None = None) -> _Worker:
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
@@ -84,7 +100,7 @@ class _Worker:
         if pipe is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
             with contextlib.suppress(OSError):  # a smaller pipe only costs speed
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-        return cls(process)
+        return cls(process, budget)
 
     def submit(self, body: bytes, content_type: str | None, url: str, style: BodyStyle) -> asyncio.Future[PageFacts]:
         answer: asyncio.Future[PageFacts] = asyncio.get_running_loop().create_future()
@@ -92,6 +108,8 @@ class _Worker:
             answer.set_exception(WorkerDied(f"worker {self.process.pid} had ended"))
             return answer
         assert self.process.stdin is not None
+        if not self.waiting:
+            self._head_since = time.monotonic()
         self.waiting.append(answer)
         for part in page_request(url, content_type, style, body):
             self.process.stdin.write(part)
@@ -105,6 +123,7 @@ class _Worker:
                 header = await stdout.readexactly(LENGTH)
                 ok, value = pickle.loads(await stdout.readexactly(int.from_bytes(header, "big")))
                 answer = self.waiting.popleft()
+                self._head_since = time.monotonic()  # the next page's parse begins now
                 if answer.done():  # its caller was cancelled
                     continue
                 if ok:
@@ -124,6 +143,20 @@ class _Worker:
                     answer.set_exception(WorkerDied(f"worker {self.process.pid} ended with exit status {code}"))
             self.waiting.clear()
 
+    async def _watch(self) -> None:
+        """Kill the worker when the page it is on takes longer than the budget: that page
+        fails as PageTimedOut, the others it held are parsed again elsewhere."""
+        assert self.budget is not None
+        while self.alive:
+            await asyncio.sleep(min(1.0, self.budget / 4))
+            if self.waiting and time.monotonic() - self._head_since > self.budget:
+                head = self.waiting[0]
+                if not head.done():
+                    head.set_exception(PageTimedOut(f"parsing took more than {self.budget:g} s (SINA_PARSE_TIMEOUT)"))
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                return
+
     async def stop(self) -> None:
         if self.process.returncode is None:
             assert self.process.stdin is not None
@@ -133,15 +166,24 @@ class _Worker:
             except TimeoutError:
                 self.process.kill()
         await self._reader
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
 
 class ParseWorkers:
     """PageFacts for the crawl's pages, from ``count`` worker processes (0: in process)."""
 
-    def __init__(self, count: int, crawler: Crawler | None = None, command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        count: int,
+        crawler: Crawler | None = None,
+        command: Sequence[str] | None = None,
+        budget: float | None = DEFAULT_BUDGET,
+    ) -> None:
         if count < 0:
             raise ValueError(f"SINA_PARSE_WORKERS={count}: expected 0 or more")
         self.count = count
+        self.budget = budget
         self.command = list(command or worker_command())
         self.crawler = crawler  # for its stats, which exist once the crawl has started
         self._workers: list[_Worker] = []
@@ -165,7 +207,14 @@ class ParseWorkers:
             count = -1
         if count < 0:
             raise ConfigError(f"SINA_PARSE_WORKERS={value!r}: expected a whole number, 0 or more")
-        workers = cls(count, crawler)
+        budget_value = crawler.settings.get("SINA_PARSE_TIMEOUT", DEFAULT_BUDGET)
+        try:
+            budget = float(budget_value)
+        except (TypeError, ValueError):
+            budget = -1.0
+        if budget <= 0:
+            raise ConfigError(f"SINA_PARSE_TIMEOUT={budget_value!r}: expected seconds, more than 0")
+        workers = cls(count, crawler, budget=budget)
         crawler.signals.connect(workers.close, signal=signals.spider_closed)
         return workers
 
@@ -217,7 +266,7 @@ class ParseWorkers:
                 raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None
 
     async def _start(self) -> _Worker:
-        worker = await _Worker.start(self.command)
+        worker = await _Worker.start(self.command, self.budget)
         self._inc("sina/parse_workers/started")
         logger.debug("Parse worker %s started", worker.process.pid)
         return worker

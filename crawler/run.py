@@ -7,7 +7,6 @@ is opened and every listed article is fetched."""
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 import weakref
 from datetime import UTC, datetime
@@ -17,9 +16,9 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.config import OutputConfig, load_output
-from crawler.locking import LockedError, PostsFolderLock
+from crawler.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.manifest import Manifest
-from crawler.pipelines.post_files import TEMP_PREFIX
+from crawler.pipelines.post_files import OwnedTree
 from crawler.state import CrawlState, StateError
 
 if TYPE_CHECKING:
@@ -60,6 +59,8 @@ class CrawlRun:
         except LockedError as exc:
             logger.error("Not crawling: %s", exc)
             raise CloseSpider("posts_dir_locked") from exc
+        except (LockFileError, OSError) as exc:
+            raise self._unwritable(exc) from exc
         self._open_locked()
 
     async def open_async(self) -> None:
@@ -71,11 +72,24 @@ class CrawlRun:
         except LockedError as exc:
             logger.error("Not crawling: %s", exc)
             raise CloseSpider("posts_dir_locked") from exc
+        except (LockFileError, OSError) as exc:
+            raise self._unwritable(exc) from exc
         self._open_locked()
+
+    def _unwritable(self, exc: Exception) -> CloseSpider:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        logger.error("Not crawling: cannot write to the posts folder %s: %s", self.output.posts_dir, detail)
+        return CloseSpider("posts_dir_unwritable")
 
     def _open_locked(self) -> None:
         try:
-            removed = remove_temporary_files(self.output.posts_dir)
+            tree = OwnedTree(self.output.posts_dir)
+            try:
+                removed = tree.remove_temporary()
+                tree.check_writable()
+            except OSError as exc:
+                self.lock.release()
+                raise self._unwritable(exc) from exc
             if removed:
                 logger.info("Removed %d temporary file(s) left by an interrupted run", removed)
                 self.crawler.stats.inc_value("sina/posts/temp_removed", removed)
@@ -103,14 +117,3 @@ class CrawlRun:
             self.state.close()
             self.state = None
         self.lock.release()
-
-
-def remove_temporary_files(root: os.PathLike[str] | str) -> int:
-    """Delete our temporary files under root (only ours: they carry TEMP_PREFIX)."""
-    removed = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            if name.startswith(TEMP_PREFIX):
-                os.unlink(os.path.join(folder, name))
-                removed += 1
-    return removed

@@ -14,8 +14,11 @@ SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
 STATE_DB = None  # None: state_db of settings/output.yaml (output/state.sqlite)
 MANIFEST = None  # None: manifest of settings/output.yaml (output/manifest.jsonl)
 HEXO_IMAGES = None  # None: images of settings/output.yaml ("remote"); or "local"
+HEXO_IMAGE_HOSTS = None  # None: image_hosts of settings/output.yaml (Sina's CDNs); HEXO_IMAGES=local only
 HEXO_BODY = None  # None: body of settings/output.yaml ("clean"); or "sample" (post format §3 rule 8)
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
+SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
+SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)
 SINA_LOCK_WAIT = 60  # seconds a run waits for another run on the same posts folder
 SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON
 
@@ -58,11 +61,18 @@ RETRY_HTTP_CODES = [403, 429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled each time (+ jitter)
 RETRY_BACKOFF_MAX = 120.0  # longest pause, Retry-After included
 DOWNLOADER_MIDDLEWARES = {
+    # First of all, robots.txt included: what may be fetched for what (crawler/fetch_policy.py).
+    "crawler.middlewares.FetchPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.meta_refresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
+    "crawler.middlewares.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
 }
+# Names that resolve to a loopback, private, link-local or reserved address do not resolve.
+TWISTED_DNS_RESOLVER = "crawler.dns.PublicAddressResolver"
+# Only the web: no file://, data:, s3:// or ftp:// download, whatever a page or API says.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from crawler.locking import LOCK_NAME
-from crawler.run import TEMP_PREFIX
+from crawler.pipelines.post_files import TEMP_FOLDER
 from tests.support.crawl import CORPUS, REPO, CrawlResult, files_under, run_crawl
 from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus
 
@@ -191,7 +191,7 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
             time_left = time.monotonic() + 10
             while any(_running(pid) for pid in workers) and time.monotonic() < time_left:
                 time.sleep(POLL)
-            temporary = sorted(p.name for p in posts.rglob(f"{TEMP_PREFIX}*"))
+            temporary = sorted(p.name for p in (posts / TEMP_FOLDER).glob("*.tmp"))
             kills.append(
                 {
                     "seen": seen,
@@ -209,7 +209,7 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         unrecorded_mtime = (posts / unrecorded).stat().st_mtime_ns
         recorded_before_final = set(_state_urls(work))
         # What a kill in the middle of a write leaves (a real kill rarely hits that moment).
-        planted = posts / "金融" / "新浪财经" / "新浪财经－国內" / f"{TEMP_PREFIX}interrupted.md"
+        planted = posts / TEMP_FOLDER / "999999-1.tmp"
         planted.parent.mkdir(parents=True, exist_ok=True)
         planted.write_bytes(b"\n---\ntitle: half a po")
         proxy.reset_log()
@@ -281,7 +281,7 @@ def test_every_post_byte_exact_as_an_uninterrupted_crawl(crash_runs: dict) -> No
 
 def test_no_temporary_file_left(crash_runs: dict) -> None:
     posts = crash_runs["work"] / "posts"
-    assert not list(posts.rglob(f"{TEMP_PREFIX}*"))
+    assert not list((posts / TEMP_FOLDER).iterdir())
     final = _final(crash_runs)
     left = len(crash_runs["kills"][-1]["temporary"])  # those of the first kill went at the second run
     assert final.stat("sina/posts/temp_removed") == left + 1  # + the planted one

@@ -17,7 +17,7 @@ from crawler.config import ConfigError
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.pipelines.hexo_posts import HexoPostsPipeline
-from crawler.pipelines.post_files import write_atomically
+from crawler.pipelines.post_files import TEMP_FOLDER, write_atomically
 from crawler.pipelines.post_paths import PostPathPipeline
 from crawler.run import CrawlRun
 
@@ -160,12 +160,18 @@ def test_second_writer_on_the_same_folder_is_refused(tmp_path: Path) -> None:
     second.close()
 
 
-def test_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
-    leftover = tmp_path / "posts" / "金融" / ".tmp-abc.md"
+def test_temporary_files_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    leftover = tmp_path / "posts" / TEMP_FOLDER / "4242-7.tmp"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half a po")
+    # Files the crawler did not make, whatever their names: never deleted.
+    users = [tmp_path / "posts" / "金融" / ".tmp-abc.md", tmp_path / "posts" / TEMP_FOLDER / "notes.txt"]
+    for path in users:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"mine")
     posts = _Posts(tmp_path)
     assert not leftover.exists()
+    assert all(path.read_bytes() == b"mine" for path in users)
     assert posts.stats.get_value("sina/posts/temp_removed") == 1
     posts.close()
 
@@ -218,7 +224,7 @@ def test_group_fsync_flushes_files_together_before_any_rename(tmp_path: Path, mo
     written = asyncio.run(many())
     assert len(groups) == 1 and len(groups[0]) == 5, groups
     assert all((posts.root / item.path).is_file() for item in written)
-    assert not list(posts.root.rglob(".tmp-*"))
+    assert not list((posts.root / TEMP_FOLDER).iterdir())
     posts.close()
 
 

@@ -217,7 +217,8 @@ def test_render_post_escapes_braces_everywhere() -> None:
     assert text == (
         "\n---\n"
         'title: "It\'s &#123;&#123; x &#125;&#125;"\n'
-        "categories: \n - 金融&#123;\n - &#125;新浪财经\n - 新浪财经－国內\n"
+        # "&#125;…" would start a YAML anchor: quoted (YAML-safe categories, issue 9).
+        "categories: \n - 金融&#123;\n - '&#125;新浪财经'\n - 新浪财经－国內\n"
         "headimg: 'https://n.sinaimg.cn/&#123;a&#125;.jpg'\n"
         "author: 新浪财经\ncomments: false\ndate: Mon, 24 Jan 2022 11:02:07 GMT\n"
         "thumbnail: 'https://n.sinaimg.cn/&#123;a&#125;.jpg'\n"

@@ -1,15 +1,21 @@
 """`scrapy crawl`, exiting 1 when the run failed (see crawler.extensions.FAILED_RUN_REASONS),
-so cron, systemd and scrapyd users see a failed run as a failure."""
+so cron, systemd and scrapyd users see a failed run as a failure, and 2 with one plain
+message (no traceback) when the configuration or a spider argument is wrong."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 
 from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.config import ConfigError
 from crawler.extensions import FAILED_RUN_REASONS
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -24,7 +30,25 @@ class Command(ScrapyCrawlCommand):
             reasons.append(reason)
 
         crawler.signals.connect(spider_closed, signal=signals.spider_closed, weak=False)
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
+        mistakes: list[ConfigError] = []
+        if isinstance(started, asyncio.Future):
+            started.add_done_callback(lambda task: _report_start_failure(task, mistakes))
         self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed or FAILED_RUN_REASONS.intersection(reasons):
+        if mistakes:
+            self.exitcode = 2  # the operator's mistake, as a usage error
+        elif self.crawler_process.bootstrap_failed or FAILED_RUN_REASONS.intersection(reasons):
             self.exitcode = 1
+
+
+def _report_start_failure(task: asyncio.Future[None], mistakes: list[ConfigError]) -> None:
+    """A configuration or argument mistake stops the crawl with one plain line; any other
+    failure to start is a bug, logged with its traceback."""
+    if task.cancelled() or task.exception() is None:
+        return
+    exc = task.exception()
+    if isinstance(exc, ConfigError):
+        mistakes.append(exc)
+        logger.error("Not crawling: %s", exc)
+    else:
+        logger.error("The crawl could not start", exc_info=exc)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+
+import yaml
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -18,6 +21,27 @@ def clean_title(raw: str | None) -> str | None:
     text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
     text = " ".join(text.split())  # str.split() splits on every str.isspace() run
     return text or None
+
+
+# Plain scalars that YAML 1.2's core schema (js-yaml, which Hexo uses) reads as a number,
+# a boolean or null even where PyYAML (YAML 1.1) reads a string.
+_YAML12_NOT_TEXT = re.compile(
+    r"^(?:[-+]?(?:0o[0-7]+|0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
+    r"|\.(?:inf|Inf|INF))|\.(?:nan|NaN|NAN)|null|Null|NULL|~|true|True|TRUE|false|False|FALSE)$"
+)
+
+
+def yaml_text(value: str) -> str:
+    """A category or author as the front matter writes it: plain, as the sample does, unless
+    YAML would read it as something other than that text (``~``, ``true``, ``2022-01-24``,
+    ``1e3``), then single-quoted."""
+    try:
+        plain = yaml.safe_load(value) == value
+    except yaml.YAMLError:
+        plain = False
+    if plain and not _YAML12_NOT_TEXT.match(value):
+        return value
+    return "'" + value.replace("'", "''") + "'"
 
 
 def yaml_quote(value: str) -> str:
@@ -45,7 +69,10 @@ def parse_published_time(value: str | None) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BEIJING)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-08:00 is in the year 10000 in UTC
+        return None
 
 
 def rfc1123(moment: datetime) -> str:

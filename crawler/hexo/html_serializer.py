@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from html.entities import html5 as _NAMED_REFERENCES
+from typing import Any
 
 from selectolax.lexbor import LexborNode
 
@@ -160,17 +161,20 @@ class TreeSerializer:
         self.pre_line_feeds = pre_line_feeds
 
     def children(self, node: LexborNode) -> str:
+        """The markup of node's children.  An explicit stack, not recursion: no nesting
+        depth a page can have stops it."""
         out: list[str] = []
-        self._children(node, HTML, None, out, raw=False, in_pre=False)
-        return "".join(out)
-
-    def _children(
-        self, node: LexborNode, namespace: str, context: LexborNode | None, out: list[str], *, raw: bool, in_pre: bool
-    ) -> None:
-        """Write node's children; ``context`` is node when it is an element (None for the
-        document or a fragment), ``namespace`` its namespace."""
-        child = node.first_child
-        while child is not None:
+        # A frame per open element: [next child, the element's namespace, the element
+        # (None: a document or fragment), raw text?, inside pre?, its end tag or None].
+        stack: list[list[Any]] = [[node.first_child, HTML, None, False, False, None]]
+        while stack:
+            frame = stack[-1]
+            child: LexborNode | None = frame[0]
+            if child is None:
+                stack.pop()
+                if frame[5] is not None:
+                    out.append(frame[5])
+                continue
             tag = child.tag
             if tag == "-text":
                 text = child.text_content or ""
@@ -179,18 +183,24 @@ class TreeSerializer:
                 while child.next is not None and child.next.tag == "-text":
                     child = child.next
                     text += child.text_content or ""
-                if raw:
+                frame[0] = child.next
+                if frame[3]:
                     out.append(text)
                 else:
                     text = escape_text(text, final=self.final)
-                    out.append(text.replace("\n", "&#10;") if in_pre else text)
-            elif tag == "-comment":
+                    out.append(text.replace("\n", "&#10;") if frame[4] else text)
+                continue
+            frame[0] = child.next
+            if tag == "-comment":
                 out.append(child.html or "<!---->")  # comment data verbatim
             elif child.is_element_node:
-                self._element(child, tag or "", child_namespace(namespace, context, tag or ""), out, in_pre)
-            child = child.next
+                self._element(child, tag or "", child_namespace(frame[1], frame[2], tag or ""), frame[4], out, stack)
+        return "".join(out)
 
-    def _element(self, node: LexborNode, tag: str, namespace: str, out: list[str], in_pre: bool) -> None:
+    def _element(
+        self, node: LexborNode, tag: str, namespace: str, in_pre: bool, out: list[str], stack: list[list[Any]]
+    ) -> None:
+        """Write the start tag; push a frame for the children (and the end tag), if any."""
         xml = namespace == SVG
         self._open_tag(node, tag, out, xml)
         if xml and node.first_child is None:
@@ -201,13 +211,13 @@ class TreeSerializer:
             return
         raw = html and tag in RAW_TEXT_ELEMENTS
         in_pre = in_pre or (self.pre_line_feeds and html and tag in PRE_ELEMENTS)
+        stack.append([node.first_child, namespace, node, raw, in_pre, f"</{tag}>"])
         if html and tag == "template":
-            # A template's content lives in a separate fragment, not in the tree.
+            # A template's content lives in a separate fragment, not in the tree; it is
+            # written first (on top of the stack), then the element's own children.
             content = template_content(node)
             if content is not None:
-                self._children(content, HTML, None, out, raw=False, in_pre=in_pre)
-        self._children(node, namespace, node, out, raw=raw, in_pre=in_pre)
-        out.append(f"</{tag}>")
+                stack.append([content.first_child, HTML, None, False, in_pre, None])
 
     def _open_tag(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:
         parts = ["<", tag]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crawler.hexo.fields import yaml_quote
+from crawler.hexo.fields import yaml_quote, yaml_text
 
 # Raised whenever this code writes other bytes for the same article (2: §3 rules 5, 6
 # and 8).  The state remembers what each post was written in; a post of another format
@@ -30,16 +30,21 @@ class PostContent:
 
 def render_post(post: PostContent) -> str:
     lines = ["", "---", f"title: {yaml_quote(post.title)}", "categories: "]
-    lines += [f" - {category}" for category in post.categories]
+    # Quoted or not as YAML will read them, braces escaped (the escaping below then changes nothing).
+    lines += [f" - {yaml_text(escape_braces(category))}" for category in post.categories]
     if post.headimg:
         lines.append(f"headimg: {yaml_quote(post.headimg)}")
-    lines += [f"author: {post.author}", "comments: false", f"date: {post.date}"]
+    lines += [f"author: {yaml_text(escape_braces(post.author))}", "comments: false", f"date: {post.date}"]
     if post.headimg:
         lines.append(f"thumbnail: {yaml_quote(post.headimg)}")
     lines += ["---", "", "<div>   ", post.body + "  ", "</div>", " " * 12]
     # Braces escaped over the whole text: keeps Hexo's Nunjucks from reading article
     # text as template tags.
-    return "\n".join(lines).replace("{", "&#123;").replace("}", "&#125;")
+    return escape_braces("\n".join(lines))
+
+
+def escape_braces(text: str) -> str:
+    return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def render_post_bytes(post: PostContent) -> bytes:

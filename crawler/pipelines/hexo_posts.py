@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from scrapy.exceptions import DropItem
 from crawler.hexo.fields import rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes
 from crawler.items import ArticleItem
-from crawler.pipelines.post_files import GroupFsync, write_temporary
+from crawler.pipelines.post_files import GroupFsync, OwnedTree, UnsafePath
 from crawler.run import CrawlRun
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class HexoPostsPipeline:
     def __init__(self, run: CrawlRun) -> None:
         self.run = run
         self.posts_dir = run.output.posts_dir
+        self.tree = OwnedTree(self.posts_dir)
         self.stats = run.crawler.stats
         self._fsync = GroupFsync()
 
@@ -79,6 +81,8 @@ class HexoPostsPipeline:
             written = await self._write(self.posts_dir / item.path, data)
         except ValueError as exc:
             raise self._failed("bad_item", item, str(exc)) from exc
+        except UnsafePath as exc:
+            raise self._failed("unsafe_path", item, str(exc)) from exc
         except OSError as exc:
             raise self._failed("os_error", item, f"{exc.strerror or exc} ({exc.filename})") from exc
         sha256 = hashlib.sha256(data).hexdigest()
@@ -91,19 +95,22 @@ class HexoPostsPipeline:
             status = "unchanged"
             if written:
                 self.stats.inc_value("sina/posts/restored")  # the file had gone or been edited
-        if status != "unchanged":
-            manifest.append(manifest_entry(item, sha256, status, self.run.run_id))
-        state.record(
-            publishid=item.publishid,
-            docid=item.docid,
-            url=item.url or "",
-            section=item.section or "",
-            path=item.path,
-            sha256=sha256,
-            mtime=item.mtime,
-            post_format=self.run.output.post_format,
-            changed=status != "unchanged",
-        )
+        try:
+            if status != "unchanged":
+                manifest.append(manifest_entry(item, sha256, status, self.run.run_id))
+            state.record(
+                publishid=item.publishid,
+                docid=item.docid,
+                url=item.url or "",
+                section=item.section or "",
+                path=item.path,
+                sha256=sha256,
+                mtime=item.mtime,
+                post_format=self.run.output.post_format,
+                changed=status != "unchanged",
+            )
+        except (OSError, sqlite3.Error) as exc:  # the post is in place; the next run records it
+            raise self._failed("record_error", item, str(exc)) from exc
         self.stats.inc_value(f"sina/posts/{status}")
         self.stats.inc_value(f"sina/section/{item.section}/{status}")
         log = logger.debug if status == "unchanged" else logger.info
@@ -116,7 +123,7 @@ class HexoPostsPipeline:
     async def _write(self, target: Path, data: bytes) -> bool:
         """Temporary file, durable with its group, renamed: False when nothing changed.
         Paths are unique per article in a run, so two writes never race for one file."""
-        temp = write_temporary(target, data)
+        temp = self.tree.write_temporary(target, data)
         if temp is None:
             return False
         try:

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from io import BytesIO
-from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore
+from twisted.python.failure import Failure
 
 from crawler.config import load_output
+from crawler.dns import PrivateAddressError
+from crawler.failures import failure_reason
+from crawler.fetch_policy import IMAGE, FetchPolicy, HostPatterns, RefusedURL
 from crawler.hexo.html_serializer import escape_attribute
 from crawler.items import ArticleItem
-from crawler.pipelines.post_files import write_atomically
+from crawler.middlewares import RefusedRequest
+from crawler.pipelines.post_files import OwnedTree
 from crawler.sina.roll_api import API_REFERER
 
 if TYPE_CHECKING:
@@ -35,12 +41,17 @@ _KNOWN_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg", "
 
 
 class AtomicFSFilesStore(FSFilesStore):
+    """Images written into the posts folder as posts are (crawler.pipelines.post_files):
+    atomically, and never through a symbolic link."""
+
     fsync = True  # set from HEXO_FSYNC by LocalImagesPipeline
 
+    def __init__(self, basedir: str | os.PathLike[str]) -> None:
+        super().__init__(basedir)
+        self.tree = OwnedTree(Path(self.basedir))
+
     def persist_file(self, path: Any, buf: BytesIO, info: Any, meta: Any = None, headers: Any = None) -> None:
-        target = self._get_filesystem_path(path)
-        self._mkdir(target.parent, info)
-        write_atomically(target, buf.getvalue(), fsync=self.fsync)
+        self.tree.write_atomically(Path(self._get_filesystem_path(path)), buf.getvalue(), fsync=self.fsync)
 
 
 def asset_file_name(url: str) -> str:
@@ -80,6 +91,9 @@ class LocalImagesPipeline(FilesPipeline):
     FILES_URLS_FIELD = "image_urls"
     FILES_RESULT_FIELD = "image_files"
 
+    policy: FetchPolicy
+    _refusals: dict[str, str]  # image URL -> why its download was refused
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LocalImagesPipeline:
         output = load_output(crawler.settings)
@@ -87,14 +101,46 @@ class LocalImagesPipeline(FilesPipeline):
             raise NotConfigured("HEXO_IMAGES is not 'local'")
         cls._update_stores(crawler.settings)
         AtomicFSFilesStore.fsync = output.fsync
-        return cls(str(output.posts_dir), crawler=crawler)
+        pipeline = cls(str(output.posts_dir), crawler=crawler)
+        pipeline.policy = FetchPolicy(image_hosts=HostPatterns.of(output.image_hosts))
+        pipeline._refusals = {}
+        return pipeline
 
     def get_media_requests(self, item: ArticleItem, info: MediaPipeline.SpiderInfo) -> list[Request]:
-        return [
-            Request(url, headers={"Referer": API_REFERER}, meta={"sina_post_path": item.path})
-            for url in item.image_urls
-            if url.startswith(("http://", "https://"))
-        ]
+        """A request per image the policy allows (HEXO_IMAGE_HOSTS, public addresses, no
+        user-info or odd port); a refused one keeps its remote URL and is counted."""
+        requests = []
+        for url in item.image_urls:
+            if not url.startswith(("http://", "https://")):
+                continue  # data:image/ stays in the post as it is
+            try:
+                self.policy.check(url, IMAGE)
+            except RefusedURL as refused:
+                self._refused(item, url, refused.reason)
+                continue
+            requests.append(
+                Request(url, headers={"Referer": API_REFERER}, meta={"sina_post_path": item.path, "sina_fetch": IMAGE})
+            )
+        return requests
+
+    def media_failed(self, failure: Failure, request: Request, info: MediaPipeline.SpiderInfo) -> NoReturn:
+        """Remembers why a download was refused (FilesPipeline reports every failure alike)."""
+        if failure.check(RefusedRequest, PrivateAddressError):
+            self._refusals[request.url] = failure_reason(failure)
+        super().media_failed(failure, request, info)
+
+    def _allowed(self, url: str) -> bool:
+        try:
+            self.policy.check(url, IMAGE)
+        except RefusedURL:
+            return False
+        return True
+
+    def _refused(self, item: ArticleItem, url: str, reason: str) -> None:
+        stats = self.crawler.stats
+        stats.inc_value("sina/images/refused")
+        stats.inc_value(f"sina/images/refused/{reason}")
+        logger.warning("Image kept remote for %s (refused: %s): %s", item.url, reason, url)
 
     def file_path(
         self,
@@ -134,7 +180,11 @@ class LocalImagesPipeline(FilesPipeline):
             for url in item.image_urls
             if url in stored
         ]
-        failed = [url for url in item.image_urls if url not in stored]
+        downloads = [url for url in item.image_urls if url.startswith(("http://", "https://")) and self._allowed(url)]
+        for url in downloads:
+            if url not in stored and url in self._refusals:  # by a redirect, or by the resolver
+                self._refused(item, url, self._refusals[url])
+        failed = [url for url in downloads if url not in stored and url not in self._refusals]
         stats = self.crawler.stats
         stats.inc_value("sina/images/stored", len(stored))
         if failed:

@@ -1,5 +1,5 @@
-"""Writing files so that none is ever partial: a temporary file beside the target,
-made durable (fsync), then renamed over it.
+"""Writing files so that none is ever partial: a temporary file, made durable (fsync),
+then renamed over the target; and touching nothing in the posts folder that is not ours.
 
 Inside a crawl the fsyncs are grouped (GroupFsync): every file written within a few
 milliseconds is flushed by one call in a worker thread, so the crawl does not wait on
@@ -8,47 +8,124 @@ the disk once per post, and no post is renamed into place before its bytes are o
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import os
+import re
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-TEMP_PREFIX = ".tmp-"  # temporary files of ours; a run removes those a killed run left
-
+TEMP_FOLDER = ".sina-finance-hexo.tmp"  # in the posts folder; Hexo skips dot folders
+_TEMP_NAME = re.compile(r"^\d+-\d+\.tmp$")  # <pid>-<n>.tmp: only files of this name in it are ours
 
 _temp_numbers = itertools.count()
-_folders_made: set[Path] = set()  # folders known to exist: one mkdir call each per process
 
 
-def write_temporary(target: Path, data: bytes) -> Path | None:
-    """A temporary file beside target holding data, or None when target already holds it."""
-    try:
-        if target.read_bytes() == data:
-            return None
-    except FileNotFoundError:
-        pass
-    folder = target.parent
-    if folder not in _folders_made:
-        folder.mkdir(parents=True, exist_ok=True)
-        _folders_made.add(folder)
-    while True:  # a name of this process's own; O_EXCL: never an existing file
-        temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{next(_temp_numbers)}{target.suffix}"
-        try:
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            break
-        except FileExistsError:
-            continue
-        except FileNotFoundError:  # the folder went away since: make it again
-            _folders_made.discard(folder)
+class UnsafePath(OSError):
+    """A path the crawler will not write to: a symbolic link it did not make, or a
+    folder on the way that is one (writing would land outside the posts folder)."""
+
+
+class OwnedTree:
+    """The posts folder as the crawler writes into it: folders it makes or finds as real
+    folders (never through a symbolic link), posts and images renamed into place from
+    temporary files in TEMP_FOLDER, and nothing else touched or deleted."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.temp = root / TEMP_FOLDER
+        self._checked: set[Path] = set()  # folders known to be real folders: one check each
+
+    def _real_folder(self, folder: Path) -> None:
+        """Make folder (and those above it, up to root) or check it is a real folder."""
+        if folder in self._checked:
+            return
+        if folder != self.root:
+            if not folder.is_relative_to(self.root):
+                raise UnsafePath(f"{folder} is outside the posts folder {self.root}")
+            self._real_folder(folder.parent)
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                mode = os.lstat(folder).st_mode
+                if stat.S_ISLNK(mode):
+                    raise UnsafePath(f"{folder} is a symbolic link: not written through") from None
+                if not stat.S_ISDIR(mode):
+                    raise NotADirectoryError(errno.ENOTDIR, "a file where a folder should be", str(folder)) from None
+        else:
             folder.mkdir(parents=True, exist_ok=True)
-            _folders_made.add(folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
+        self._checked.add(folder)
+
+    def write_temporary(self, target: Path, data: bytes) -> Path | None:
+        """A temporary file holding data, to be renamed to target; None when target already
+        holds data.  UnsafePath when target, or a folder on its way, is not ours to write."""
+        self._real_folder(target.parent)
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISREG(mode):
+                raise UnsafePath(f"{target} is not a regular file (a symbolic link?): not written through")
+            if _read_no_follow(target) == data:
+                return None
+        self._real_folder(self.temp)
+        while True:  # a name of this process's own; O_EXCL: never an existing file
+            temp = self.temp / f"{os.getpid()}-{next(_temp_numbers)}.tmp"
+            try:
+                handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                break
+            except FileExistsError:
+                continue
+            except FileNotFoundError:  # the folder went away since: make it again
+                self._checked.discard(self.temp)
+                self._real_folder(self.temp)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return temp
+
+    def write_atomically(self, target: Path, data: bytes, *, fsync: bool = True) -> bool:
+        """The whole sequence at once; False when nothing had to change."""
+        temp = self.write_temporary(target, data)
+        if temp is None:
+            return False
+        _replace(temp, target, fsync=fsync)
+        return True
+
+    def check_writable(self) -> None:
+        """Write and delete a temporary file: OSError when the posts folder is not writable
+        (read-only, full, not a folder)."""
+        self._real_folder(self.temp)
+        probe = self.temp / f"{os.getpid()}-{next(_temp_numbers)}.tmp"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        os.unlink(probe)
+
+    def remove_temporary(self) -> int:
+        """Delete what an interrupted run left in TEMP_FOLDER: our files only, by name."""
+        try:
+            mode = os.lstat(self.temp).st_mode
+        except FileNotFoundError:
+            return 0
+        if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            raise UnsafePath(f"{self.temp} is not a folder of ours (a symbolic link or a file): not cleaned")
+        removed = 0
+        with os.scandir(self.temp) as entries:
+            for entry in entries:
+                if _TEMP_NAME.match(entry.name) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
+
+def _read_no_follow(path: Path) -> bytes:
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(handle, "rb") as existing:
+        return existing.read()
 
 
 def fsync_paths(paths: list[Path]) -> None:
@@ -60,11 +137,7 @@ def fsync_paths(paths: list[Path]) -> None:
             os.close(handle)
 
 
-def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
-    """The whole sequence at once (outside a crawl); False when nothing had to change."""
-    temp = write_temporary(target, data)
-    if temp is None:
-        return False
+def _replace(temp: Path, target: Path, *, fsync: bool) -> None:
     try:
         if fsync:
             fsync_paths([temp])
@@ -72,6 +145,26 @@ def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
+    """A file of the user's choosing outside the posts folder (SINA_STATS_FILE): a
+    temporary file beside it, renamed over it.  False when nothing had to change."""
+    try:
+        if target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}-{next(_temp_numbers)}.tmp")
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _replace(temp, target, fsync=fsync)
     return True
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from crawler.sina.urls import article_publishid
+from crawler.sina.urls import NotArticle, article_url
 
 ROLL_API = "https://feed.mix.sina.com.cn/api/roll/get"
 MAX_PAGE_SIZE = 50  # larger values are clamped by the server
@@ -48,8 +48,8 @@ def parse_roll_page(text: str) -> RollPage:
         stripped = match.group(1)
     try:
         envelope = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise RollApiError("not_json", str(exc)) from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting; ValueError: a 5,000-digit number too
+        raise RollApiError("not_json", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
     result = envelope.get("result") if isinstance(envelope, dict) else None
     if not isinstance(result, dict):
         raise RollApiError("bad_envelope", "no 'result' object")
@@ -68,14 +68,39 @@ def parse_roll_page(text: str) -> RollPage:
     )
 
 
+class SkippedItem(Exception):
+    """A listed item that gives no article; ``reason`` names it in stats and logs."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# 9999-12-31T23:59:59Z: a post's DATE has a four-digit year (and SQLite an int64).
+LATEST_TIME = 253402300799
+
+
 def item_time(item: dict[str, Any], field: str = "intime") -> int | None:
-    """An item's unix time (the API sends seconds as strings)."""
+    """An item's unix time (the API sends seconds as strings); None when missing or not
+    a positive number; SkippedItem ``bad_field`` when past the year 9999."""
     value = item.get(field)
     try:
         seconds = int(str(value).strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # ValueError: not a number, or past 4,300 digits
         return None
+    if seconds > LATEST_TIME:
+        raise SkippedItem("bad_field", f"{field}={str(value)[:24]}… is past the year 9999")
     return seconds if seconds > 0 else None
+
+
+def _writable(item: dict[str, Any], value: str, key: str) -> str:
+    """Text that can be written (UTF-8): a lone surrogate from a JSON escape cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SkippedItem("bad_field", f"{key} of item {item.get('docid')!r} holds a lone surrogate") from None
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +108,7 @@ class RollItem:
     """What the spider needs of one roll-API item that lists an article."""
 
     publishid: str
-    url: str  # as listed
+    url: str  # as listed, WHATWG-serialised
     docid: str | None
     title: str | None
     intime: int | None
@@ -94,21 +119,16 @@ class RollItem:
     keywords: str | None
 
 
-class SkippedItem(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
 def roll_item(item: dict[str, Any]) -> RollItem:
     """Validate one API item; SkippedItem(reason) when it lists no usable article."""
     url = item.get("url")
     if not isinstance(url, str) or not url.strip():
         raise SkippedItem("no_url", f"item {item.get('docid')!r} has no url")
-    publishid = article_publishid(url)
-    if publishid is None:
-        raise SkippedItem("not_article", url)
+    _writable(item, url, "url")
+    try:
+        url, publishid = article_url(url)
+    except NotArticle as exc:
+        raise SkippedItem("unsafe_url" if exc.unsafe else "not_article", str(exc)) from None
     ctime = item_time(item, "ctime")
     intime = item_time(item, "intime")
     if ctime is None and intime is None:
@@ -116,11 +136,11 @@ def roll_item(item: dict[str, Any]) -> RollItem:
 
     def text(key: str) -> str | None:
         value = item.get(key)
-        return value if isinstance(value, str) and value.strip() else None
+        return _writable(item, value, key) if isinstance(value, str) and value.strip() else None
 
     return RollItem(
         publishid=publishid,
-        url=url.strip(),
+        url=url,
         docid=text("docid"),
         title=text("title"),
         intime=intime,

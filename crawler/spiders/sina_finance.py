@@ -4,7 +4,10 @@ Parsing lives in crawler.sina and crawler.loaders; writing in crawler.pipelines.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import difflib
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,11 +21,12 @@ from twisted.python.failure import Failure
 from crawler.browser import browser_settings, executable_problem
 from crawler.config import ConfigError, Section, load_sections, select_sections
 from crawler.failures import failure_reason
+from crawler.fetch_policy import ARTICLE, LISTING, FetchPolicy, RefusedURL
 from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
-from crawler.parse_workers import PageCrashedParser, PageFactsError, ParseWorkers
+from crawler.parse_workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers
 from crawler.run import CrawlRun
 from crawler.sina.article_page import decode_page, parse_page, parser_input
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
@@ -90,6 +94,32 @@ class SpiderArguments:
         return int(datetime(self.since.year, self.since.month, self.since.day, tzinfo=BEIJING).timestamp())
 
 
+ListingCallback = Callable[..., Iterator[scrapy.Request]]
+
+
+def one_section_only(callback: ListingCallback) -> ListingCallback:
+    """Whatever a listing's answer makes its callback raise fails that section alone
+    (``<kind>/failed/parse_error``, logged with the URL and the traceback); the other
+    sections, which wait for it in sections.yaml order, go on."""
+
+    @functools.wraps(callback)
+    def guarded(
+        self: SinaFinanceSpider, response: Response, section: Section, **kwargs: Any
+    ) -> Iterator[scrapy.Request]:
+        try:
+            requests = list(callback(self, response, section, **kwargs))
+        except Exception as exc:
+            self._list_failed(section, response.url, "parse_error", f"{type(exc).__name__}", bug=True)
+            requests = list(self._complete(section))
+        yield from requests
+
+    return guarded
+
+
+SPIDER_ARGUMENTS = ("sections", "pages", "since", "refresh")
+_RUNNER_ARGUMENTS = frozenset({"_job"})  # scrapyd adds -a _job=<job id>
+
+
 class SinaFinanceSpider(scrapy.Spider):
     name = "sina_finance"
 
@@ -102,7 +132,15 @@ class SinaFinanceSpider(scrapy.Spider):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        unknown = sorted(set(kwargs) - _RUNNER_ARGUMENTS)
+        if unknown or args:
+            given = ", ".join(f"-a {name}={kwargs[name]}" for name in unknown) or " ".join(map(str, args))
+            hints = [hint for name in unknown for hint in difflib.get_close_matches(name, SPIDER_ARGUMENTS, 1)]
+            raise ConfigError(
+                f"{given}: unknown spider argument{'s' if len(unknown) > 1 else ''}"
+                f"{f' (did you mean {hints[0]}?)' if hints else ''}; known: {', '.join(SPIDER_ARGUMENTS)}"
+            )
+        super().__init__(**kwargs)
         self.arguments = SpiderArguments.parse(sections, pages, since, refresh)
         self.sections: tuple[Section, ...] = ()
         self.listings: OrderedListings[RollItem] = OrderedListings(())
@@ -155,7 +193,7 @@ class SinaFinanceSpider(scrapy.Spider):
             callback=callback,
             errback=self.list_failed,
             cb_kwargs={"section": section},
-            meta=meta,
+            meta={"sina_fetch": LISTING, **meta},
             dont_filter=True,
         )
 
@@ -179,18 +217,17 @@ class SinaFinanceSpider(scrapy.Spider):
             callback=self.parse_roll,
             errback=self.list_failed,
             cb_kwargs={"section": section, "page": page},
+            meta={"sina_fetch": LISTING},
             dont_filter=True,
         )
 
+    @one_section_only
     def parse_roll(self, response: Response, section: Section, page: int) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
         try:
             roll_page = parse_roll_page(_text_of(response))
         except RollApiError as exc:
-            stats.inc_value(f"sina/roll/failed/{exc.reason}")
-            self._left_behind.add(section.id)
-            stats.inc_value(f"sina/section/{section.id}/list_failed")
-            self.logger.warning("Roll API failed for section %s: %s: %s", section.id, response.url, exc)
+            self._list_failed(section, response.url, exc.reason, exc.detail, what="Roll API")
             yield from self._complete(section)
             return
         stats.inc_value("sina/roll/pages")
@@ -207,6 +244,7 @@ class SinaFinanceSpider(scrapy.Spider):
         else:
             yield from self._complete(section)
 
+    @one_section_only
     def parse_column(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
         tree = parse_page(_page_of(response))
         entries, skipped = column_entries(tree, response.url)
@@ -219,7 +257,19 @@ class SinaFinanceSpider(scrapy.Spider):
         self._admit(section, entries)
         yield from self._complete(section)
 
+    @one_section_only
     def parse_list_page(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
+        try:  # the browser follows redirects itself, past FetchPolicyMiddleware
+            FetchPolicy().check(response.url, LISTING)
+        except RefusedURL as refused:
+            self._list_failed(
+                section,
+                response.request.url if response.request else section.url or "",
+                "offsite_redirect",
+                f"the browser was sent to {refused.url}",
+            )
+            yield from self._complete(section)
+            return
         entries = page_article_links(parse_page(_page_of(response)), response.url)
         if not entries:
             self.crawler.stats.inc_value("sina/list/failed/no_links")
@@ -278,14 +328,30 @@ class SinaFinanceSpider(scrapy.Spider):
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
-        section: Section = request.cb_kwargs["section"]
-        reason = failure_reason(failure)
+        redirects = request.meta.get("redirect_urls") or []
+        detail = f"redirected to {request.url}" if redirects else ""
+        url = redirects[0] if redirects else request.url
+        self._list_failed(request.cb_kwargs["section"], url, failure_reason(failure), detail)
+        yield from self._complete(request.cb_kwargs["section"])
+
+    def _list_failed(
+        self, section: Section, url: str, reason: str, detail: str = "", *, what: str = "Listing", bug: bool = False
+    ) -> None:
+        """A listing gave nothing: that section alone is failed, counted and logged."""
         self._left_behind.add(section.id)
         kind = "roll" if section.kind == "roll" else "list"
         self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
-        self.logger.warning("Listing failed for section %s: %s: %s", section.id, request.url, reason)
-        yield from self._complete(section)
+        self.logger.log(
+            logging.ERROR if bug else logging.WARNING,
+            "%s failed for section %s: %s: %s%s",
+            what,
+            section.id,
+            url,
+            reason,
+            f": {detail}" if detail else "",
+            exc_info=bug,
+        )
 
     def _complete(self, section: Section) -> Iterator[scrapy.Request]:
         before = self.listings.duplicates
@@ -299,6 +365,10 @@ class SinaFinanceSpider(scrapy.Spider):
                 callback=self.parse_article,
                 errback=self.article_failed,
                 cb_kwargs={"listing": entry, "section": by_id[section_id]},
+                meta={"sina_fetch": ARTICLE},
+                # Listings are deduplicated by publishid already; two articles redirected
+                # to one page must each reach a callback, not be dropped as duplicates.
+                dont_filter=True,
             )
         duplicates = self.listings.duplicates - before
         if duplicates:
@@ -323,12 +393,22 @@ class SinaFinanceSpider(scrapy.Spider):
         except PageFactsError as exc:
             self._article_skipped(section, "parse_error", response.url, str(exc))
             return
+        except PageTimedOut as exc:
+            self._article_skipped(section, "parse_timeout", response.url, str(exc))
+            return
         self.crawler.stats.inc_value("sina/articles/parsed")
+        redirects = response.meta.get("redirect_urls")
+        if redirects:  # on Sina's hosts (FetchPolicyMiddleware): kept, and said
+            self.crawler.stats.inc_value("sina/articles/redirected")
+            self.logger.info("Article %s redirected to %s", redirects[0], response.url)
         yield item
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self._article_skipped(request.cb_kwargs["section"], failure_reason(failure), request.url, "")
+        redirects = request.meta.get("redirect_urls") or []
+        url = redirects[0] if redirects else request.url
+        detail = f"redirected to {request.url}" if redirects else ""
+        self._article_skipped(request.cb_kwargs["section"], failure_reason(failure), url, detail)
 
     def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
         if reason not in _SKIPPED_FOR_GOOD:
