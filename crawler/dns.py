@@ -35,7 +35,9 @@ class PrivateAddressError(DNSLookupError):
 def proxy_hosts(proxies: dict[str, str] | None = None) -> frozenset[str]:
     """The host names of the environment's proxies (as urllib and Scrapy read them)."""
     found = set()
-    for url in (urllib.request.getproxies() if proxies is None else proxies).values():
+    for scheme, url in (urllib.request.getproxies() if proxies is None else proxies).items():
+        if scheme == "no":  # no_proxy: the hosts reached without a proxy, not proxies
+            continue
         host = urlsplit(url if "//" in url else f"//{url}").hostname
         if host:
             found.add(host.lower())

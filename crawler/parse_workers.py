@@ -150,11 +150,12 @@ class _Worker:
         while self.alive:
             await asyncio.sleep(min(1.0, self.budget / 4))
             if self.waiting and time.monotonic() - self._head_since > self.budget:
+                self.alive = False  # first: no page may be handed to it any more
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
                 head = self.waiting[0]
                 if not head.done():
                     head.set_exception(PageTimedOut(f"parsing took more than {self.budget:g} s (SINA_PARSE_TIMEOUT)"))
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
                 return
 
     async def stop(self) -> None:

@@ -76,6 +76,8 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
+# HEXO_IMAGES=local follows an image's redirects, each checked by FetchPolicyMiddleware.
+MEDIA_ALLOW_REDIRECTS = True
 
 # --- Browser: only for sections of kind "page" (crawler/browser.py) ---------------
 SINA_BROWSER_EXECUTABLE = "/usr/bin/chromium"  # Debian's chromium; browser downloads are not used

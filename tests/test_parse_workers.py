@@ -16,7 +16,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.config import ConfigError
 from crawler.page_facts import page_facts
-from crawler.parse_workers import PageCrashedParser, PageFactsError, ParseWorkers, worker_command
+from crawler.parse_workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
 from tests.support.replay_proxy import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,3 +134,28 @@ def test_zero_workers_parse_in_process() -> None:
     got = asyncio.run(_all_facts(workers, jobs))
     assert got == [page_facts(jobs[0][0], UTF8, jobs[0][1])]
     assert workers._workers == []
+
+
+def test_a_page_over_the_parse_budget_is_skipped_and_no_other_is_lost() -> None:
+    """A page that keeps the parser busy (40,000 attributes on one element: seconds, where
+    a real page takes milliseconds) is cut off at the budget; its worker is killed and the
+    pages queued behind it are parsed again, each as before."""
+    crawler = _stats_crawler()
+    attributes = " ".join(f"a{n}=1" for n in range(40_000))
+    slow = (f"<html><body><div id='artibody'><p {attributes}>x</p></div></body></html>".encode(), CASES[0].https_url)
+    jobs = [_jobs()[1], slow, *_jobs()[2:5]]
+    started = time.monotonic()
+    got = asyncio.run(_all_facts(ParseWorkers(1, crawler, budget=0.5), jobs))
+    elapsed = time.monotonic() - started
+    assert isinstance(got[1], PageTimedOut) and "SINA_PARSE_TIMEOUT" in str(got[1])
+    assert [g for i, g in enumerate(got) if i != 1] == [
+        page_facts(page, UTF8, url) for page, url in jobs if page != slow[0]
+    ]
+    assert elapsed < 5, "the slow page takes seconds to parse; the budget stops it sooner"
+
+
+def test_parse_timeout_setting_is_checked() -> None:
+    for value in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="SINA_PARSE_TIMEOUT"):
+            ParseWorkers.from_crawler(get_crawler(settings_dict={"SINA_PARSE_TIMEOUT": value}))
+    assert ParseWorkers.from_crawler(get_crawler(settings_dict={"SINA_PARSE_TIMEOUT": "2.5"})).budget == 2.5

@@ -32,8 +32,12 @@ def run_crawl(
     *spider_args: str,
     settings: dict[str, str] | None = None,
     timeout: float = 180,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
 ) -> CrawlResult:
-    """One crawl in a subprocess (a Twisted reactor cannot be restarted in-process)."""
+    """One crawl in a subprocess (a Twisted reactor cannot be restarted in-process);
+    ``env`` adds environment variables (e.g. ``no_proxy``); ``prefix`` is a command that
+    runs the crawl (e.g. ``setpriv`` dropping capabilities)."""
     work.mkdir(parents=True, exist_ok=True)
     stats_file = work / "stats.json"
     stats_file.unlink(missing_ok=True)
@@ -52,13 +56,15 @@ def run_crawl(
         "RETRY_BACKOFF_BASE": "0.05",  # the backoff rule stays on, with short pauses
         **(settings or {}),
     }
-    command = [sys.executable, "-m", "scrapy", "crawl", "sina_finance"]
+    command = [*(prefix or []), sys.executable, "-m", "scrapy", "crawl", "sina_finance"]
     for arg in spider_args:
         command += ["-a", arg]
     for name, value in all_settings.items():
         command += ["-s", f"{name}={value}"]
+    extra_env = env
     env = {key: value for key, value in os.environ.items() if key.lower() not in ("no_proxy", "all_proxy")}
     env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
+    env.update(extra_env or {})
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     log = (log_file.read_text(encoding="utf-8") if log_file.exists() else "") + done.stderr
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
