@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from crawler.config import load_sections  # noqa: E402
 from crawler.hexo.post import render_post_bytes  # noqa: E402
 from crawler.loaders import load_article  # noqa: E402
-from crawler.page_facts import page_facts  # noqa: E402
+from crawler.parsing.page_facts import page_facts  # noqa: E402
 from crawler.pipelines.hexo_posts import post_content  # noqa: E402
 from crawler.sina.roll_api import roll_item  # noqa: E402
 from crawler.sina.urls import article_request_url  # noqa: E402

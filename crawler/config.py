@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 from scrapy.settings import BaseSettings
 
-from crawler.fetch_policy import DEFAULT_IMAGE_HOSTS
 from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
+from crawler.net.fetch_policy import DEFAULT_IMAGE_HOSTS
 
 SECTION_KINDS = ("roll", "column", "page")
 _COMMON_KEYS = {"id", "name", "kind", "categories", "author", "enabled"}

@@ -17,8 +17,8 @@ from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTi
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
-from crawler.dns import PrivateAddressError
-from crawler.middlewares import RefusedRequest
+from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
+from crawler.resolver import PrivateAddressError
 
 # Download failures by the name they get in stats and logs (sina/skipped/<name>).
 FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (

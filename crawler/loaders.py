@@ -11,7 +11,7 @@ from scrapy.loader import ItemLoader
 from crawler.config import Section
 from crawler.hexo.fields import clean_title, iso_utc, parse_published_time, utc_from_timestamp
 from crawler.items import ArticleItem
-from crawler.page_facts import PageFacts
+from crawler.parsing.page_facts import PageFacts
 from crawler.sina import article_page
 from crawler.sina.roll_api import RollItem
 
@@ -86,7 +86,7 @@ def _published(facts: PageFacts) -> str | None:
 
 
 def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts) -> ArticleItem:
-    """The item for one article page (crawler.page_facts); ArticleError when the page has
+    """The item for one article page (crawler.parsing.page_facts); ArticleError when the page has
     no post in it."""
     body = facts.body
     if body is None:

@@ -27,7 +27,7 @@ ITEM_PIPELINES = {
     "crawler.pipelines.local_images.LocalImagesPipeline": 200,  # only when HEXO_IMAGES=local
     "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
 }
-EXTENSIONS = {"crawler.extensions.RunSummary": 500, "crawler.extensions.RunHealth": 510}
+EXTENSIONS = {"crawler.extensions.runsummary.RunSummary": 500, "crawler.extensions.runstate.RunHealth": 510}
 COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits non-zero when a run failed
 LOGSTATS_INTERVAL = 60.0
 
@@ -62,15 +62,15 @@ RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled each time (+
 RETRY_BACKOFF_MAX = 120.0  # longest pause, Retry-After included
 DOWNLOADER_MIDDLEWARES = {
     # First of all, robots.txt included: what may be fetched for what (crawler/fetch_policy.py).
-    "crawler.middlewares.FetchPolicyMiddleware": 50,
+    "crawler.downloadermiddlewares.fetchpolicy.FetchPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.downloadermiddlewares.retry.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.meta_refresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
-    "crawler.middlewares.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
+    "crawler.downloadermiddlewares.metarefresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
+    "crawler.downloadermiddlewares.fetchpolicy.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
 }
 # Names that resolve to a loopback, private, link-local or reserved address do not resolve.
-TWISTED_DNS_RESOLVER = "crawler.dns.PublicAddressResolver"
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 # Only the web: no file://, data:, s3:// or ftp:// download, whatever a page or API says.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a larger "article" is not an article: skipped as too_large

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.locking import LOCK_NAME
+from crawler.storage.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, files_under, run_crawl
 from tests.support.hexo import load_with_hexo
 from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus, serve_corpus

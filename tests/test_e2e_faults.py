@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.locking import LOCK_NAME
+from crawler.storage.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, CrawlResult, files_under, run_crawl
 from tests.support.replay_proxy import ROLL_API_PREFIX, CorpusCase, ProxyResponse, ReplayProxy, RollApi, load_corpus
 

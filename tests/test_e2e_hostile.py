@@ -13,8 +13,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from crawler.locking import LOCK_NAME
-from crawler.pipelines.post_files import TEMP_FOLDER
+from crawler.storage.files import TEMP_FOLDER
+from crawler.storage.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, files_under, run_crawl
 from tests.support.hexo import load_with_hexo
 from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus

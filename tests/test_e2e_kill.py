@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.locking import LOCK_NAME
-from crawler.pipelines.post_files import TEMP_FOLDER
+from crawler.storage.files import TEMP_FOLDER
+from crawler.storage.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, REPO, CrawlResult, files_under, run_crawl
 from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus
 

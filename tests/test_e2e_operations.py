@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from crawler.locking import PostsFolderLock
+from crawler.storage.locking import PostsFolderLock
 from tests.support.crawl import CORPUS, files_under, run_crawl
 from tests.support.replay_proxy import ProxyRequest, ProxyResponse, ReplayProxy, RollApi, load_corpus, serve_corpus
 

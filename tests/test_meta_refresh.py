@@ -8,7 +8,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.meta_refresh import HeadMetaRefreshMiddleware
+from crawler.downloadermiddlewares.metarefresh import HeadMetaRefreshMiddleware
 from tests.support.crawl import CORPUS
 from tests.support.replay_proxy import load_corpus
 

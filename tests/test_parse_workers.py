@@ -15,8 +15,8 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.config import ConfigError
-from crawler.page_facts import page_facts
-from crawler.parse_workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
+from crawler.parsing.page_facts import page_facts
+from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
 from tests.support.replay_proxy import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_a_bug_met_on_a_page_fails_that_page_only_and_the_worker_goes_on() -> No
 
 
 def test_a_bug_in_process_is_reported_as_a_worker_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from crawler import parse_workers
+    from crawler.parsing import workers as parse_workers
 
     def buggy(body: bytes, content_type: str | None, url: str, style: str) -> object:
         raise ZeroDivisionError("a bug met on this page")

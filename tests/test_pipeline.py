@@ -14,12 +14,12 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.config import ConfigError
+from crawler.extensions.runstate import CrawlRun
 from crawler.items import ArticleItem
-from crawler.listing import OrderedListings
 from crawler.pipelines.hexo_posts import HexoPostsPipeline
-from crawler.pipelines.post_files import TEMP_FOLDER, write_atomically
 from crawler.pipelines.post_paths import PostPathPipeline
-from crawler.run import CrawlRun
+from crawler.spiders.listing import OrderedListings
+from crawler.storage.files import TEMP_FOLDER, write_atomically
 
 
 def _item(**changes) -> ArticleItem:
@@ -204,7 +204,7 @@ def test_ordered_listings_release_in_section_order() -> None:
 
 
 def test_group_fsync_flushes_files_together_before_any_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crawler.pipelines import post_files
+    from crawler.storage import files as post_files
 
     groups: list[list[str]] = []
     real = post_files.fsync_paths
@@ -229,7 +229,7 @@ def test_group_fsync_flushes_files_together_before_any_rename(tmp_path: Path, mo
 
 
 def test_a_failed_fsync_fails_its_posts_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crawler.pipelines import post_files
+    from crawler.storage import files as post_files
 
     def broken(paths: list[Path]) -> None:
         raise OSError(5, "Input/output error")

@@ -25,7 +25,7 @@ from crawler.hexo.fields import (
 from crawler.hexo.paths import post_file_name, post_relative_path, sanitise_file_stem
 from crawler.hexo.post import PostContent, render_post, render_post_bytes
 from crawler.loaders import load_article
-from crawler.page_facts import page_facts
+from crawler.parsing.page_facts import page_facts
 from crawler.pipelines.hexo_posts import post_content
 from crawler.sina.roll_api import roll_item
 from crawler.sina.urls import article_request_url

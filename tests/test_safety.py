@@ -15,15 +15,15 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 from twisted.internet import defer
 
-from crawler.addresses import ip_literal, is_public
 from crawler.config import ConfigError
-from crawler.dns import PrivateAddressError, PublicAddressResolver, proxy_hosts
-from crawler.fetch_policy import ARTICLE, IMAGE, FetchPolicy, HostPatterns, RefusedURL
 from crawler.hexo.fields import yaml_text
-from crawler.manifest import Manifest
-from crawler.pipelines.post_files import TEMP_FOLDER, OwnedTree, UnsafePath
+from crawler.net.addresses import ip_literal, is_public
+from crawler.net.fetch_policy import ARTICLE, IMAGE, FetchPolicy, HostPatterns, RefusedURL
+from crawler.resolver import PrivateAddressError, PublicAddressResolver, proxy_hosts
 from crawler.sina.urls import NotArticle, article_url
 from crawler.spiders.sina_finance import SinaFinanceSpider
+from crawler.storage.files import TEMP_FOLDER, OwnedTree, UnsafePath
+from crawler.storage.manifest import Manifest
 
 # --- addresses -------------------------------------------------------------------------
 

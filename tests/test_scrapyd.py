@@ -27,7 +27,7 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 import pytest
 
-from crawler.locking import LOCK_NAME
+from crawler.storage.locking import LOCK_NAME
 from tests.support.crawl import CORPUS, REPO, files_under
 from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, RollApi, load_corpus, serve_corpus
 
@@ -143,7 +143,8 @@ def _server_python(tmp: Path) -> Path:
 def _project_tops() -> list[str]:
     """The top-level packages of the project (crawler, settings), from pyproject.toml."""
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return sorted({package.split(".")[0] for package in pyproject["tool"]["setuptools"]["packages"]})
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    return sorted({package.split(".")[0] for package in included})
 
 
 def _project_copy(target: Path) -> Path:

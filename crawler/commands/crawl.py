@@ -1,4 +1,4 @@
-"""`scrapy crawl`, exiting 1 when the run failed (see crawler.extensions.FAILED_RUN_REASONS),
+"""`scrapy crawl`, exiting 1 when the run failed (see crawler.extensions.runstate.FAILED_RUN_REASONS),
 so cron, systemd and scrapyd users see a failed run as a failure, and 2 with one plain
 message (no traceback) when the configuration or a spider argument is wrong."""
 
@@ -13,7 +13,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
-from crawler.extensions import FAILED_RUN_REASONS
+from crawler.extensions.runstate import FAILED_RUN_REASONS
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Last pipeline step: render the post, write it atomically (crawler.pipelines.post_files),
+"""Last pipeline step: render the post, write it atomically (crawler.storage.files),
 then record it in the manifest and the state (in that order, so a crash never records an
 unwritten post and a post written but not recorded is fetched and announced again)."""
 
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
+from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.fields import rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes
 from crawler.items import ArticleItem
-from crawler.pipelines.post_files import GroupFsync, OwnedTree, UnsafePath
-from crawler.run import CrawlRun
+from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

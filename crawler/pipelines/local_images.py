@@ -21,14 +21,14 @@ from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from twisted.python.failure import Failure
 
 from crawler.config import load_output
-from crawler.dns import PrivateAddressError
+from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
 from crawler.failures import failure_reason
-from crawler.fetch_policy import IMAGE, FetchPolicy, HostPatterns, RefusedURL
 from crawler.hexo.html_serializer import escape_attribute
 from crawler.items import ArticleItem
-from crawler.middlewares import RefusedRequest
-from crawler.pipelines.post_files import OwnedTree
+from crawler.net.fetch_policy import IMAGE, FetchPolicy, HostPatterns, RefusedURL
+from crawler.resolver import PrivateAddressError
 from crawler.sina.roll_api import API_REFERER
+from crawler.storage.files import OwnedTree
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -41,7 +41,7 @@ _KNOWN_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg", "
 
 
 class AtomicFSFilesStore(FSFilesStore):
-    """Images written into the posts folder as posts are (crawler.pipelines.post_files):
+    """Images written into the posts folder as posts are (crawler.storage.files):
     atomically, and never through a symbolic link."""
 
     fsync = True  # set from HEXO_FSYNC by LocalImagesPipeline

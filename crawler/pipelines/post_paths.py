@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem
 
+from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.paths import post_file_name, post_relative_path
 from crawler.items import ArticleItem
-from crawler.run import CrawlRun
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

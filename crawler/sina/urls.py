@@ -1,7 +1,7 @@
 """Sina article URLs (site notes §2).
 
 A listed URL is read with the WHATWG URL parser, the parse that also builds the
-request (crawler.fetch_policy): its host, not a string match, decides whether it is
+request (crawler.net.fetch_policy): its host, not a string match, decides whether it is
 one of Sina's PC article pages.
 """
 
@@ -11,7 +11,7 @@ import re
 
 import ada_url
 
-from crawler.fetch_policy import HostPatterns, RefusedURL, checked_url
+from crawler.net.fetch_policy import HostPatterns, RefusedURL, checked_url
 
 # PC article pages: doc-i + publishid (7 lowercase letters + 7 digits) on a *.sina.com.cn host.
 ARTICLE_HOSTS = HostPatterns.of(["*.sina.com.cn"])

@@ -20,14 +20,13 @@ from twisted.python.failure import Failure
 
 from crawler.browser import browser_settings, executable_problem
 from crawler.config import ConfigError, Section, load_sections, select_sections
+from crawler.extensions.runstate import CrawlRun
 from crawler.failures import failure_reason
-from crawler.fetch_policy import ARTICLE, LISTING, FetchPolicy, RefusedURL
 from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
-from crawler.listing import OrderedListings
 from crawler.loaders import ArticleError, load_article
-from crawler.parse_workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers
-from crawler.run import CrawlRun
+from crawler.net.fetch_policy import ARTICLE, LISTING, FetchPolicy, RefusedURL
+from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers
 from crawler.sina.article_page import decode_page, parse_page, parser_input
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
 from crawler.sina.roll_api import (
@@ -41,6 +40,7 @@ from crawler.sina.roll_api import (
     roll_item,
 )
 from crawler.sina.urls import article_request_url
+from crawler.spiders.listing import OrderedListings
 
 # What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
 # or nothing at all on an error page (4xx/5xx), whose status then reaches list_failed as

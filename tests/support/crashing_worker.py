@@ -9,9 +9,9 @@ import os
 import sys
 from typing import BinaryIO
 
-from crawler import parse_worker
 from crawler.hexo.body import BodyStyle
-from crawler.page_facts import page_facts
+from crawler.parsing import worker as parse_worker
+from crawler.parsing.page_facts import page_facts
 
 
 class _Reader:

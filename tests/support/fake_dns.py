@@ -1,4 +1,4 @@
-"""A resolver for end-to-end tests: the crawl's own (crawler.dns.PublicAddressResolver),
+"""A resolver for end-to-end tests: the crawl's own (crawler.resolver.PublicAddressResolver),
 with the lookup answered from the setting TEST_DNS (``{"name": "address"}``) instead of
 the network, so a test can make a name resolve to a loopback address without any DNS.
 
@@ -13,8 +13,8 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from crawler.addresses import ip_literal
-from crawler.dns import PublicAddressResolver
+from crawler.net.addresses import ip_literal
+from crawler.resolver import PublicAddressResolver
 
 
 class MappedResolver(PublicAddressResolver):

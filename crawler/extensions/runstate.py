@@ -16,12 +16,13 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.config import OutputConfig, load_output
-from crawler.locking import LockedError, LockFileError, PostsFolderLock
-from crawler.manifest import Manifest
-from crawler.pipelines.post_files import OwnedTree
-from crawler.state import CrawlState, StateError
+from crawler.storage.files import OwnedTree
+from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
+from crawler.storage.manifest import Manifest
+from crawler.storage.state import CrawlState, StateError
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -117,3 +118,40 @@ class CrawlRun:
             self.state.close()
             self.state = None
         self.lock.release()
+
+
+# Finish reasons of a failed run: `scrapy crawl` then exits 1 (crawler/commands/crawl.py).
+FAILED_RUN_REASONS = frozenset(
+    {"all_listings_failed", "no_article_parsed", "posts_dir_locked", "posts_dir_unwritable", "state_unavailable"}
+)
+
+
+class RunHealth:
+    """Closes a run that did nothing useful with a finish reason that names it:
+    every listing failed (Sina's API or list pages unreachable or changed), or
+    articles were requested and none could be parsed (article pages changed)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunHealth:
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
+        return extension
+
+    def failure(self, spider: Spider) -> str | None:
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats.get_stats()
+        sections = [section.id for section in getattr(spider, "sections", ())]
+        if sections and all(stats.get(f"sina/section/{section_id}/list_failed") for section_id in sections):
+            return "all_listings_failed"
+        if stats.get("sina/articles/requested", 0) and not stats.get("sina/articles/parsed", 0):
+            return "no_article_parsed"
+        return None
+
+    def spider_idle(self, spider: Spider) -> None:
+        reason = self.failure(spider)
+        if reason is not None:
+            logger.error("Run failed: %s", reason)
+            raise CloseSpider(reason)

@@ -5,7 +5,7 @@ runs it on one core at a time; a worker process does it on another core while th
 crawl's event loop goes on downloading and writing.  ``SINA_PARSE_WORKERS`` (default 1)
 sets how many; 0 parses in the crawl's own process.
 
-Each worker (crawler.parse_worker) reads pages on its stdin and answers on its stdout, in
+Each worker (crawler.parsing.worker) reads pages on its stdin and answers on its stdout, in
 order.  A worker whose crawl is gone sees its stdin close and exits, so a crawl killed
 with ``kill -9`` leaves no worker behind.
 
@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from crawler.hexo.body import DEFAULT_BODY_STYLE, BodyStyle
-from crawler.page_facts import PageFacts, page_facts
-from crawler.parse_worker import LENGTH, page_request
+from crawler.parsing.page_facts import PageFacts, page_facts
+from crawler.parsing.worker import LENGTH, page_request
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Run with the crawl's sys.path (a scrapyd egg included), nothing of the crawl imported.
-_BOOTSTRAP = "import sys; sys.path[:0] = sys.argv[1:]; from crawler.parse_worker import main; main()"
+_BOOTSTRAP = "import sys; sys.path[:0] = sys.argv[1:]; from crawler.parsing.worker import main; main()"
 _STOP_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes
 # Pages handed to one worker and not yet answered: enough to keep it busy, few enough to
 # fit in its stdin pipe (asyncio would otherwise buffer the rest, and copy that buffer

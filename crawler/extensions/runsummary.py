@@ -1,5 +1,5 @@
-"""Run summary: one log line at the end of every crawl (what a scheduler's log
-shows), and optionally the final stats as JSON (setting SINA_STATS_FILE)."""
+"""Run summary: one log line per section and one for the run at the end of every crawl
+(what a scheduler's log shows), and optionally the final stats as JSON (SINA_STATS_FILE)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import CloseSpider
 
-from crawler.pipelines.post_files import write_atomically
+from crawler.storage.files import write_atomically
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -44,10 +43,6 @@ def summarise(stats: dict[str, Any]) -> str:
     )
 
 
-# Finish reasons of a failed run: `scrapy crawl` then exits 1 (crawler/commands/crawl.py).
-FAILED_RUN_REASONS = frozenset(
-    {"all_listings_failed", "no_article_parsed", "posts_dir_locked", "posts_dir_unwritable", "state_unavailable"}
-)
 SECTION_COUNTERS = ("listed", "known", "new", "updated", "unchanged", "skipped", "failed", "list_failed")
 
 
@@ -62,37 +57,6 @@ def section_lines(stats: dict[str, Any]) -> list[str]:
         f"section {section_id}: " + " ".join(f"{name}={counts.get(name, 0)}" for name in SECTION_COUNTERS)
         for section_id, counts in sorted(sections.items())
     ]
-
-
-class RunHealth:
-    """Closes a run that did nothing useful with a finish reason that names it:
-    every listing failed (Sina's API or list pages unreachable or changed), or
-    articles were requested and none could be parsed (article pages changed)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RunHealth:
-        extension = cls(crawler)
-        crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
-        return extension
-
-    def failure(self, spider: Spider) -> str | None:
-        assert self.crawler.stats is not None
-        stats = self.crawler.stats.get_stats()
-        sections = [section.id for section in getattr(spider, "sections", ())]
-        if sections and all(stats.get(f"sina/section/{section_id}/list_failed") for section_id in sections):
-            return "all_listings_failed"
-        if stats.get("sina/articles/requested", 0) and not stats.get("sina/articles/parsed", 0):
-            return "no_article_parsed"
-        return None
-
-    def spider_idle(self, spider: Spider) -> None:
-        reason = self.failure(spider)
-        if reason is not None:
-            logger.error("Run failed: %s", reason)
-            raise CloseSpider(reason)
 
 
 class RunSummary:

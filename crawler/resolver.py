@@ -2,12 +2,12 @@
 
 The crawl's resolver (TWISTED_DNS_RESOLVER): Scrapy's caching resolver, but a name that
 resolves to a loopback, private, link-local, multicast or reserved address
-(crawler.addresses) fails to resolve, so no connection to it is ever opened, whatever
+(crawler.net.addresses) fails to resolve, so no connection to it is ever opened, whatever
 URL, redirect or DNS answer led there.  The proxies of the environment (``http_proxy``,
 ``https_proxy``) are exempt: a proxy on the local network is the user's choice.  Behind
 a proxy the proxy resolves the names, not this resolver.
 
-crawler.middlewares.PublicAddressMiddleware asks the same resolver first, so that a
+crawler.downloadermiddlewares.fetchpolicy.PublicAddressMiddleware asks the same resolver first, so that a
 refused address is reported by name (``private_address``) and not retried.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
-from crawler.addresses import ip_literal, is_public
+from crawler.net.addresses import ip_literal, is_public
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -8,8 +8,8 @@ against the policy of what it is fetched for (request meta ``sina_fetch``).
 Hosts are read by the WHATWG URL parse that also builds the request (never by string
 matching: ``https://evil.example\\@finance.sina.com.cn/`` is evil.example), and a URL
 with user-info, a backslash, a port other than the scheme's own, or an address that is
-not public (crawler.addresses) is refused whatever its host.  Names that resolve to such
-an address are refused by the resolver (crawler.dns).  Pure functions, no Scrapy.
+not public (crawler.net.addresses) is refused whatever its host.  Names that resolve to such
+an address are refused by the resolver (crawler.resolver).  Pure functions, no Scrapy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import ada_url
 
-from crawler.addresses import ip_literal, is_public
+from crawler.net.addresses import ip_literal, is_public
 
 ARTICLE = "article"
 LISTING = "listing"

@@ -1,4 +1,4 @@
-"""The parse worker process: PageFacts for the pages the crawl sends (crawler.parse_workers).
+"""The parse worker process: PageFacts for the pages the crawl sends (crawler.parsing.workers).
 
 It imports no Scrapy and no asyncio, only what page_facts needs, to stay small.
 
@@ -20,7 +20,7 @@ import traceback
 from typing import BinaryIO
 
 from crawler.hexo.body import BodyStyle
-from crawler.page_facts import page_facts
+from crawler.parsing.page_facts import page_facts
 
 LENGTH = 8  # bytes of the big-endian length before each frame
 

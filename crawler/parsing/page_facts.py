@@ -2,7 +2,7 @@
 page's own metadata (the fallbacks for the roll-API item).
 
 A pure function of the page's bytes, its Content-Type and its URL, with no Scrapy in it,
-so that it runs in a parse worker process (crawler.parse_workers), decoding included.
+so that it runs in a parse worker process (crawler.parsing.workers), decoding included.
 """
 
 from __future__ import annotations
