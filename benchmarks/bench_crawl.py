@@ -417,7 +417,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=2000, help="articles served (multiple of 100)")
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS(_PER_DOMAIN)")
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "corpus")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (instead of the table)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, posts)")

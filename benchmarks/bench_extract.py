@@ -5,7 +5,7 @@ For each golden case: the time to turn page.html + item.json into the post's byt
 of a bare ``lxml.html.fromstring`` of the same bytes, measured in the same run.
 Target: median ratio <= 5.
 
-    python benchmarks/bench_extract.py [--corpus ../shared/corpus] [--repeat 50]
+    python benchmarks/bench_extract.py [--corpus tests/corpus] [--repeat 50]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def best_of(function, repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "corpus")
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
 

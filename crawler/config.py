@@ -1,14 +1,15 @@
-"""Configuration, read once at start: sections and output from settings/*.yaml,
-overridden by Scrapy settings.  Every problem stops the crawl with a message that
-names the file, the line and the key."""
+"""Configuration, read once at start into typed objects (``Config.of(crawler)``): the
+sections and the output from settings/*.yaml, overridden by Scrapy settings.  Every
+problem stops the crawl with a message that names the file, the line and the key."""
 
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from scrapy.settings import BaseSettings
@@ -37,22 +38,41 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Section:
+class _SectionBase:
     id: str
     name: str
-    kind: str  # roll | column | page
     categories: tuple[str, str, str]
     author: str
-    enabled: bool = True
-    pageid: str | None = None  # roll
-    lid: str | None = None  # roll
-    cid: str | None = None  # column: https://finance.sina.com.cn/roll/c/<cid>.shtml
-    url: str | None = None  # page: a list page whose links are built by JavaScript
-    wait_for: str | None = None  # page: CSS selector the browser waits for
+    enabled: bool
 
-    @property
-    def needs_browser(self) -> bool:
-        return self.kind == "page"
+
+@dataclass(frozen=True, slots=True)
+class RollSection(_SectionBase):
+    """Listed by Sina's roll API (``pageid``/``lid``)."""
+
+    pageid: str
+    lid: str
+    kind: ClassVar[str] = "roll"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSection(_SectionBase):
+    """A server-rendered column page, https://finance.sina.com.cn/roll/c/<cid>.shtml."""
+
+    cid: str
+    kind: ClassVar[str] = "column"
+
+
+@dataclass(frozen=True, slots=True)
+class PageSection(_SectionBase):
+    """A list page whose links JavaScript builds (read through the browser)."""
+
+    url: str
+    wait_for: str = DEFAULT_WAIT_FOR  # CSS selector the browser waits for
+    kind: ClassVar[str] = "page"
+
+
+Section = RollSection | ColumnSection | PageSection
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +124,7 @@ def _where(source: str, node: yaml.Node) -> str:
 def _scalar(node: yaml.Node, source: str, key: str) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise ConfigError(f"{_where(source, node)}: key '{key}': expected a single value")
-    return yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
+    return yaml.SafeLoader("").construct_object(node)
 
 
 def _mapping(node: yaml.Node, source: str, allowed: set[str], what: str) -> dict[str, yaml.Node]:
@@ -180,14 +200,16 @@ def _section(node: yaml.Node, source: str) -> Section:
         enabled = _scalar(fields["enabled"], source, "enabled")
         if not isinstance(enabled, bool):
             raise ConfigError(f"{_where(source, fields['enabled'])}: key 'enabled': expected true or false")
-    return Section(
-        id=section_id,
-        name=_text(fields, "name", source),
-        kind=kind,
-        categories=(categories[0], categories[1], categories[2]),
-        author=author,
-        enabled=enabled,
-        **kind_values,
+    name = _text(fields, "name", source)
+    three = (categories[0], categories[1], categories[2])
+    if kind == "roll":
+        return RollSection(
+            section_id, name, three, author, enabled, pageid=kind_values["pageid"], lid=kind_values["lid"]
+        )
+    if kind == "column":
+        return ColumnSection(section_id, name, three, author, enabled, cid=kind_values["cid"])
+    return PageSection(
+        section_id, name, three, author, enabled, url=kind_values["url"], wait_for=kind_values["wait_for"]
     )
 
 
@@ -308,3 +330,53 @@ def select_sections(sections: tuple[Section, ...], wanted: str | None) -> tuple[
             f"-a sections: unknown section(s) {', '.join(unknown)} (known: {', '.join(s.id for s in sections)})"
         )
     return tuple(section for section in sections if section.id in ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every project setting of a crawl, read and checked once (``Config.of(crawler)``), as
+    scrapy-playwright's Config: a wrong value, or two that conflict, stop the crawl at start
+    with a message naming the setting, the file and the line."""
+
+    sections: tuple[Section, ...]  # every section of the sections file, in its order
+    output: OutputConfig
+    parse_workers: int  # SINA_PARSE_WORKERS: worker processes; 0 parses in the crawl's own process
+    parse_timeout: float  # SINA_PARSE_TIMEOUT: seconds a worker may spend on one page
+    stats_file: Path | None  # SINA_STATS_FILE
+    browser_ignore_https_errors: bool  # SINA_BROWSER_IGNORE_HTTPS_ERRORS
+
+    _cache: ClassVar[weakref.WeakKeyDictionary[Any, Config]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Config:
+        workers_value = settings.get("SINA_PARSE_WORKERS", 1)
+        try:
+            workers = int(workers_value)
+        except (TypeError, ValueError):
+            workers = -1
+        if workers < 0:
+            raise ConfigError(f"SINA_PARSE_WORKERS={workers_value!r}: expected a whole number, 0 or more")
+        timeout_value = settings.get("SINA_PARSE_TIMEOUT", 30)
+        try:
+            timeout = float(timeout_value)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not timeout > 0:
+            raise ConfigError(f"SINA_PARSE_TIMEOUT={timeout_value!r}: expected seconds, more than 0")
+        stats_file = settings.get("SINA_STATS_FILE")
+        return cls(
+            sections=load_sections(settings),
+            output=load_output(settings),
+            parse_workers=workers,
+            parse_timeout=timeout,
+            stats_file=Path(stats_file).expanduser().absolute() if stats_file else None,
+            browser_ignore_https_errors=settings.getbool("SINA_BROWSER_IGNORE_HTTPS_ERRORS"),
+        )
+
+    @classmethod
+    def of(cls, crawler: Any) -> Config:
+        """The crawl's Config, read from its settings the first time it is asked for."""
+        config = cls._cache.get(crawler)
+        if config is None:
+            config = cls._cache[crawler] = cls.from_settings(crawler.settings)
+        return config

@@ -33,12 +33,13 @@ FAILURE_REASONS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 
 def failure_reason(failure: Failure) -> str:
     """A short, stable name for why a download failed (used in stats keys)."""
-    if failure.check(RefusedRequest):
-        return failure.value.reason  # type: ignore[no-any-return]
-    if failure.check(PrivateAddressError):
+    error = failure.value
+    if isinstance(error, RefusedRequest):
+        return error.reason
+    if isinstance(error, PrivateAddressError):
         return "private_address"
-    if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
     for reason, errors in FAILURE_REASONS:
         if failure.check(*errors):
             return reason

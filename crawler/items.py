@@ -23,5 +23,6 @@ class ArticleItem:
     image_urls: list[str] = field(default_factory=list)
     image_files: list[dict[str, str]] = field(default_factory=list)  # HEXO_IMAGES=local
     body_html: str | None = None  # BODY of the post format
+    body_image_spans: list[tuple[int, int, str]] = field(default_factory=list)  # each <img> src in body_html
     mtime: int | None = None  # roll API mtime (unix seconds)
     path: str | None = None  # post path relative to HEXO_POSTS_DIR (set when written)

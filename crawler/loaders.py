@@ -54,6 +54,7 @@ class ArticleLoader(ItemLoader):
     keywords_out = Identity()
     categories_out = Identity()
     image_urls_out = Identity()
+    body_image_spans_out = Identity()
 
     # The processors are fixed per class (ArticleItem's fields carry no metadata), so they
     # are looked up once: itemloaders looks at the item's field metadata on every value.
@@ -116,6 +117,7 @@ def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts
     loader.add_value("headimg", body.first_image)
     loader.add_value("image_urls", list(body.image_urls))
     loader.add_value("body_html", body.html)
+    loader.add_value("body_image_spans", list(body.image_spans))
     loader.add_value("mtime", listing.mtime)
     item: ArticleItem = loader.load_item()
     if not item.title:

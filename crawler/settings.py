@@ -27,7 +27,11 @@ ITEM_PIPELINES = {
     "crawler.pipelines.local_images.LocalImagesPipeline": 200,  # only when HEXO_IMAGES=local
     "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
 }
-EXTENSIONS = {"crawler.extensions.runsummary.RunSummary": 500, "crawler.extensions.runstate.RunHealth": 510}
+EXTENSIONS = {
+    "crawler.extensions.runstate.RunState": 400,  # opens the run (lock, state) when the spider opens
+    "crawler.extensions.runsummary.RunSummary": 500,
+    "crawler.extensions.runstate.RunHealth": 510,
+}
 COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits non-zero when a run failed
 LOGSTATS_INTERVAL = 60.0
 
@@ -58,8 +62,11 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 # 403 and 429 are how Sina says "slow down"; 5xx and timeouts are worth another try.
 RETRY_HTTP_CODES = [403, 429, 500, 502, 503, 504, 522, 524, 408]
-RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled each time (+ jitter)
-RETRY_BACKOFF_MAX = 120.0  # longest pause, Retry-After included
+# A failure holds the whole host (its download slot), not one request: nothing is sent to it
+# for max(backoff, Retry-After), and its download delay is raised to the backoff, decaying back
+# to DOWNLOAD_DELAY / AutoThrottle's delay as it answers fine (crawler/downloadermiddlewares/retry.py).
+RETRY_BACKOFF_BASE = 2.0  # backoff after a host's first failure, doubled per consecutive failure (+ jitter)
+RETRY_BACKOFF_MAX = 120.0  # longest hold and delay, Retry-After included
 DOWNLOADER_MIDDLEWARES = {
     # First of all, robots.txt included: what may be fetched for what (crawler/fetch_policy.py).
     "crawler.downloadermiddlewares.fetchpolicy.FetchPolicyMiddleware": 50,

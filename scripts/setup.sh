@@ -3,8 +3,28 @@
 # (for `page` sections and the browser tests), the Python packages in .venv/, and Hexo 7
 # with the landscape theme in tests/hexo/node_modules (the tests load the posts with it
 # and render them as a blog).  Safe to run again.
+#
+#   scripts/setup.sh               everything (what CI runs)
+#   scripts/setup.sh --crawl-only  the crawler alone: .venv/ with `pip install -e .`;
+#                                  no apt-get, no chromium, no Node.js/npm, no test
+#                                  packages (enough for sections without `kind: page`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+crawl_only=0
+for arg in "$@"; do
+    case "$arg" in
+        --crawl-only) crawl_only=1 ;;
+        -h|--help)
+            sed -n '2,10s/^# \{0,1\}//p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "setup: unknown option $arg (known: --crawl-only, --help)" >&2
+            exit 2
+            ;;
+    esac
+done
 
 apt_install() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -19,11 +39,13 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"
 }
 
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-if [ ${#missing[@]} -gt 0 ]; then
-    apt_install "${missing[@]}"
+if [ "$crawl_only" -eq 0 ]; then
+    missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
 fi
 
 python=${PYTHON:-python3}
@@ -31,6 +53,11 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+if [ "$crawl_only" -eq 1 ]; then
+    .venv/bin/python -m pip install --quiet -e .
+    echo "setup: crawl-only install done (.venv/); sections of kind 'page' also need /usr/bin/chromium"
+    exit 0
+fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
 npm ci --prefix tests/hexo --no-audit --no-fund --loglevel=error

@@ -29,6 +29,8 @@ from tests.support.blog import (
     site_not_installed_message,
 )
 
+pytestmark = [pytest.mark.e2e, pytest.mark.hexo, pytest.mark.browser]
+
 FOLDER = Path("金融", "新浪财经", "新浪财经－国內")
 CLEAN = "clean"
 SCREENSHOT = "shot.png"

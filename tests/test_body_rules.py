@@ -1,6 +1,6 @@
 """Spec §3 (BODY), one small hand-written input per rule, exact output strings.
 
-Every expected string is reasoned out from `/work/shared/spec/hexo-post.md` §3 and the
+Every expected string is reasoned out from `docs/hexo-post.md` §3 and the
 HTML5 / WHATWG URL rules it refers to, not copied from the code's output.  The golden
 corpus covers the common Sina markup; these cover the rules it does not exercise.
 
@@ -10,16 +10,14 @@ keeps the whitespace that rule 8 (the ``clean`` style, tested on its own below) 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.hexo.body import BodyStyle, container_inner_html, process_body
 from crawler.hexo.html_serializer import TreeSerializer
+from tests.conftest import CASES, CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-CORPUS_CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.md")) if CORPUS.is_dir() else []
+CORPUS_CASES = [case.name for case in CASES]
 
 ARTICLE = "https://finance.sina.com.cn/china/gncj/2022-01-24/doc-izzkpeid5261109.shtml"
 ARTICLE_DIR = "https://finance.sina.com.cn/china/gncj/2022-01-24/"
@@ -762,7 +760,7 @@ _HANDOVER_PAGES = [
 
 @pytest.mark.parametrize(
     "page",
-    _HANDOVER_PAGES + [(case / "page.html").read_text(encoding="utf-8") for case in sorted(CORPUS.iterdir())],
+    _HANDOVER_PAGES + [case.page.decode("utf-8") for case in CASES],
 )
 def test_lexbor_inner_html_hands_over_the_same_tree_as_our_round_trip(page: str) -> None:
     tree = LexborHTMLParser(page, scripting=True)

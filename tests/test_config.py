@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 from scrapy.settings import Settings
 
-from crawler.config import ConfigError, load_output, load_sections, parse_sections, select_sections
-from crawler.spiders.sina_finance import SpiderArguments
+from crawler.config import (
+    ColumnSection,
+    ConfigError,
+    PageSection,
+    RollSection,
+    load_output,
+    load_sections,
+    parse_sections,
+    select_sections,
+)
+from crawler.spiders.arguments import SpiderArguments
 
 GOOD = """\
 sections:
@@ -31,11 +40,15 @@ sections:
 def test_packaged_sections() -> None:
     sections = load_sections(Settings())
     china = sections[0]
+    assert isinstance(china, RollSection)
     assert (china.id, china.pageid, china.lid) == ("china", "155", "1686")
     assert china.categories == ("金融", "新浪财经", "新浪财经－国內")
     assert [ord(ch) for ch in china.categories[2][-3:]] == [0xFF0D, 0x56FD, 0x5167]
     assert china.author == "新浪财经"
-    lids = {(section.pageid, section.lid) for section in sections}
+    lids = {(section.pageid, section.lid) for section in sections if isinstance(section, RollSection)}
+    kinds = {type(section) for section in sections}
+    assert kinds == {RollSection, ColumnSection, PageSection}
+    assert all(section.url.startswith("https://") for section in sections if isinstance(section, PageSection))
     for lid in ("1687", "1688", "1689", "1690", "3231"):
         assert ("155", lid) in lids
     for lid in ("2519", "2671", "2672", "2673", "2674", "2675", "2676", "2487"):
@@ -46,7 +59,8 @@ def test_packaged_sections() -> None:
 
 def test_sections_parse_and_select() -> None:
     sections = parse_sections(GOOD, "s.yaml")
-    assert sections[0].pageid == "155"  # numbers are read as text
+    china = sections[0]
+    assert isinstance(china, RollSection) and china.pageid == "155"  # numbers are read as text
     assert [s.id for s in select_sections(sections, None)] == ["china"]  # macro disabled
     assert [s.id for s in select_sections(sections, "macro,china")] == ["china", "macro"]  # yaml order
     with pytest.raises(ConfigError, match="unknown section"):
@@ -117,12 +131,19 @@ def test_missing_sections_file_is_named(tmp_path) -> None:
 
 
 def test_spider_arguments() -> None:
-    args = SpiderArguments.parse("china", "3", "2026-09-21")
-    assert (args.sections, args.pages, str(args.since)) == ("china", 3, "2026-09-21")
+    args = SpiderArguments.from_kwargs({"sections": "china", "pages": "3", "since": "2026-09-21", "refresh": "yes"})
+    assert (args.sections, args.pages, str(args.since), args.refresh) == ("china", 3, "2026-09-21", True)
     assert args.since_timestamp == 1790006400 - 86400  # 2026-09-21 00:00 Beijing
-    assert SpiderArguments.parse(None, 1, None).since_timestamp is None
+    assert SpiderArguments.from_kwargs({}) == SpiderArguments(sections=None, pages=1, since=None, refresh=False)
+    assert SpiderArguments.from_kwargs({}).since_timestamp is None
+    assert SpiderArguments.names() == ("sections", "pages", "since", "refresh")
     for pages in ("0", "x", "-1"):
         with pytest.raises(ConfigError, match="-a pages"):
-            SpiderArguments.parse(None, pages, None)
+            SpiderArguments.from_kwargs({"pages": pages})
     with pytest.raises(ConfigError, match="-a since"):
-        SpiderArguments.parse(None, 1, "21/09/2026")
+        SpiderArguments.from_kwargs({"since": "21/09/2026"})
+    with pytest.raises(ConfigError, match="-a refresh"):
+        SpiderArguments.from_kwargs({"refresh": "maybe"})
+    with pytest.raises(ConfigError, match=r"-a section=china: unknown spider argument \(did you mean sections\?\)"):
+        SpiderArguments.from_kwargs({"section": "china"})
+    assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own

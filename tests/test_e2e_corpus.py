@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from crawler.storage.locking import LOCK_NAME
-from tests.support.crawl import CORPUS, files_under, run_crawl
+from tests.conftest import CASES, CORPUS, corpus_case
+from tests.support.crawl import files_under, run_crawl
 from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus, serve_corpus
+from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, serve_corpus
 
-CASES = load_corpus(CORPUS)
+pytestmark = pytest.mark.e2e
 
 
 def test_corpus_is_there() -> None:
@@ -88,6 +89,7 @@ def test_second_run_makes_no_article_request_and_changes_nothing(corpus_run) -> 
     assert "new=0 updated=0 unchanged=11 (not fetched: 11)" in second.log
 
 
+@pytest.mark.hexo
 def test_hexo_loads_every_written_post(corpus_run) -> None:
     posts = {post["source"]: post for post in load_with_hexo(corpus_run["work"] / "posts")}
     assert sorted(posts) == sorted(case.expected_path for case in CASES)
@@ -98,6 +100,7 @@ def test_hexo_loads_every_written_post(corpus_run) -> None:
         assert post["date"] == _iso(int(case.item["intime"]))
         front_title = case.expected.decode("utf-8").split("\ntitle: ", 1)[1].split("\n", 1)[0]
         assert post["title"] == _unquote(front_title)
+        assert post["raw_has_content"] is True
 
 
 def _iso(seconds: int) -> str:
@@ -123,7 +126,7 @@ def _synthetic(case, publishid: str, title: str, ctime: int) -> tuple[dict, str]
 
 def test_faults_are_counted_and_never_cost_another_article(tmp_path: Path) -> None:
     good = CASES[0]
-    seed = next(case for case in CASES if case.name == "seed-haiguan")
+    seed = corpus_case("seed-haiguan")
     listing = [good.item]
     with ReplayProxy() as proxy:
         proxy.add(good.https_url, good.page)
@@ -162,7 +165,7 @@ def test_faults_are_counted_and_never_cost_another_article(tmp_path: Path) -> No
 
 
 def test_article_listed_by_two_sections_belongs_to_the_first(tmp_path: Path) -> None:
-    case = next(case for case in CASES if case.name == "seed-haiguan")
+    case = corpus_case("seed-haiguan")
     with ReplayProxy() as proxy:
         proxy.add(case.https_url, case.page)
         api = RollApi({("155", "1686"): [case.item], ("155", "1687"): [case.item]})
@@ -184,7 +187,7 @@ def _delayed(response: ProxyResponse, seconds: float) -> ProxyResponse:
 
 
 def test_paging_pages_and_since(tmp_path: Path) -> None:
-    seed = next(case for case in CASES if case.name == "seed-haiguan")
+    seed = corpus_case("seed-haiguan")
     items = []
     with ReplayProxy() as proxy:
         for number in range(60):
@@ -226,7 +229,7 @@ def test_bad_arguments_and_config_stop_the_crawl(tmp_path: Path) -> None:
 
 
 def test_items_export_with_O(tmp_path: Path) -> None:
-    case = next(case for case in CASES if case.name == "nitmeau2811260")
+    case = corpus_case("nitmeau2811260")
     with ReplayProxy() as proxy:
         serve_corpus(proxy, [case])
         out = tmp_path / "items.jsonl"

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from crawler.storage.locking import LOCK_NAME
-from tests.support.crawl import CORPUS, CrawlResult, files_under, run_crawl
-from tests.support.replay_proxy import ROLL_API_PREFIX, CorpusCase, ProxyResponse, ReplayProxy, RollApi, load_corpus
+from tests.conftest import CASES, CORPUS, corpus_case
+from tests.support.crawl import CrawlResult, files_under, run_crawl
+from tests.support.replay_proxy import ROLL_API_PREFIX, CorpusCase, ProxyResponse, ReplayProxy, RollApi
 
-CASES = load_corpus(CORPUS)
+pytestmark = pytest.mark.e2e
 GBK_HEADER_CASE = "fxsktkp9337164"  # GBK can encode every character of this page
 GBK_META_CASE = "seed-haiguan"  # its one non-GBK character (©, in the footer) becomes &#169;
 
@@ -31,10 +32,6 @@ LOCAL_ROLL = ROLL_URL.format(lid="1688")
 DOWNLOAD_TIMEOUT = 2  # seconds (margin for a loaded machine); the slow article answers after SLOW_DELAY
 SLOW_DELAY = 6.0
 MAXSIZE = 5 * 1024 * 1024  # crawler/settings.py DOWNLOAD_MAXSIZE, not overridden here
-
-
-def _case(name: str) -> CorpusCase:
-    return next(case for case in CASES if case.name == name)
 
 
 def to_gbk(page: bytes, errors: str = "strict") -> bytes:
@@ -57,7 +54,7 @@ class ArticleFault:
         return ARTICLE_BASE.format(self.publishid)
 
 
-SEED = _case("seed-haiguan")
+SEED = corpus_case("seed-haiguan")
 NO_BODY_PAGE = (
     b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>x</title></head><body><p>no container</p></body></html>'
 )
@@ -125,8 +122,8 @@ def _china_listing() -> list[dict]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work: Path = tmp_path_factory.mktemp("faults")
-    gbk_header = _case(GBK_HEADER_CASE)
-    gbk_meta = _case(GBK_META_CASE)
+    gbk_header = corpus_case(GBK_HEADER_CASE)
+    gbk_meta = corpus_case(GBK_META_CASE)
     gbk_pages = {
         GBK_HEADER_CASE: to_gbk(gbk_header.page),
         GBK_META_CASE: to_gbk(gbk_meta.page, errors="xmlcharrefreplace"),
@@ -210,7 +207,7 @@ def test_every_good_article_is_byte_exact(run: dict, case: CorpusCase) -> None:
 def test_gbk_pages_give_the_same_posts_as_utf8(run: dict) -> None:
     # One with the charset in the Content-Type header, one with it only in <meta>.
     for name in (GBK_HEADER_CASE, GBK_META_CASE):
-        case = _case(name)
+        case = corpus_case(name)
         assert run["files"].get(case.expected_path) == case.expected, name
 
 

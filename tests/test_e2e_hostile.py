@@ -13,15 +13,19 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
+
 from crawler.storage.files import TEMP_FOLDER
 from crawler.storage.locking import LOCK_NAME
-from tests.support.crawl import CORPUS, files_under, run_crawl
+from tests.conftest import corpus_case
+from tests.support.crawl import files_under, run_crawl
 from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus
+from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
 
-CASES = {case.name: case for case in load_corpus(CORPUS)}
-SEED = CASES["seed-haiguan"]
-GOOD = CASES["nitmeau2811260"]
+pytestmark = pytest.mark.e2e
+
+SEED = corpus_case("seed-haiguan")
+GOOD = corpus_case("nitmeau2811260")
 FOLDER = "金融/新浪财经/新浪财经－国內"
 SECRET = b"<html><body><div id='artibody'><p>INTERNAL SECRET</p></div></body></html>"
 
@@ -352,6 +356,7 @@ def test_a_read_only_posts_folder_is_named(tmp_path: Path) -> None:
     assert list(posts.iterdir()) == []
 
 
+@pytest.mark.hexo
 def test_categories_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
     sections = tmp_path / "sections.yaml"
     sections.write_text(

@@ -9,12 +9,16 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.support.crawl import CORPUS, files_under, run_crawl
-from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus
+import pytest
 
-CASES = {case.name: case for case in load_corpus(CORPUS)}
-SEED = CASES["seed-haiguan"]
+from tests.conftest import corpus_case
+from tests.support.crawl import files_under, run_crawl
+from tests.support.hexo import load_with_hexo
+from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
+
+pytestmark = pytest.mark.e2e
+
+SEED = corpus_case("seed-haiguan")
 ROLL = "https://feed.mix.sina.com.cn/api/roll/get"
 
 
@@ -178,6 +182,7 @@ def test_a_post_survives_a_run_in_which_its_article_fails(tmp_path: Path) -> Non
     assert _state(tmp_path)["ggggggg0000001"][2] == int(item["mtime"]) - 1
 
 
+@pytest.mark.hexo
 def test_local_images_are_stored_beside_the_post(tmp_path: Path) -> None:
     case = SEED
     images = {

@@ -13,23 +13,32 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from crawler.storage.files import TEMP_FOLDER
 from crawler.storage.locking import LOCK_NAME
-from tests.support.crawl import CORPUS, REPO, CrawlResult, files_under, run_crawl
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, load_corpus
+from tests.conftest import CASES
+from tests.support.crawl import REPO, CrawlResult, files_under, run_crawl
+from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
 
-CASES = load_corpus(CORPUS)
+pytestmark = pytest.mark.e2e
+
 ARTICLES = 300
 SPIDER_ARGS = ("sections=china", "pages=10")  # 300 items: six roll pages of 50
 SETTINGS = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0.01"}
 ARTICLE_DELAY = 0.01  # seconds the proxy waits before each article page
 KILL_AFTER = (25, 100)  # first kill once 25 posts exist, second once 100 more exist
+# Article pages the proxy answers in a round before its kill; the others wait for the kill.
+# So a kill always lands in the middle of the crawl, however slow the test is to notice the
+# posts (a busy machine): never after the crawl has written everything.
+ANSWERS_BEFORE_KILL = 40
 POLL = 0.005
+HANG_GUARD = 300  # seconds; only a crawl that hangs without progress waits it out
 
 
 def _listing_and_pages() -> tuple[list[dict], dict[str, bytes]]:
@@ -48,11 +57,43 @@ def _listing_and_pages() -> tuple[list[dict], dict[str, bytes]]:
     return items, pages
 
 
-def _serve(proxy: ReplayProxy) -> None:
+class _KillRound:
+    """Between start() and killed(), the proxy answers ``answers`` article pages and holds
+    the next ones until the kill; outside a round it answers every page."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: int | None = None
+        self._kill = threading.Event()
+
+    def start(self, answers: int) -> None:
+        with self._lock:
+            self._left, self._kill = answers, threading.Event()
+
+    def killed(self) -> None:
+        with self._lock:
+            self._left = None
+            self._kill.set()
+
+    def hold(self) -> threading.Event | None:
+        with self._lock:
+            if self._left is None:
+                return None
+            if self._left > 0:
+                self._left -= 1
+                return None
+            return self._kill
+
+
+def _serve(proxy: ReplayProxy, kill_round: _KillRound) -> None:
     items, pages = _listing_and_pages()
     for url, page in pages.items():
-        response = ProxyResponse(200, page, {"Content-Type": "text/html; charset=utf-8"}, delay=ARTICLE_DELAY)
-        proxy.add_handler(url, lambda request, response=response: response)
+
+        def answer(request, page=page) -> ProxyResponse:
+            headers = {"Content-Type": "text/html; charset=utf-8"}
+            return ProxyResponse(200, page, headers, delay=ARTICLE_DELAY, hold=kill_round.hold())
+
+        proxy.add_handler(url, answer)
     RollApi({("155", "1686"): items}).install(proxy)
 
 
@@ -100,27 +141,40 @@ def _running(pid: int) -> bool:
 
 
 def _kill_when(
-    process: subprocess.Popen[bytes], posts: Path, at_least: int, settle: float = 0, deadline: float = 30
+    process: subprocess.Popen[bytes], count: Callable[[], int], at_least: int, deadline: float = HANG_GUARD
 ) -> tuple[int, list[int]]:
-    """SIGKILL the crawl as soon as ``at_least`` posts exist (``settle`` seconds later);
-    returns the count seen then, and the crawl's child processes (its parse workers)."""
+    """SIGKILL the crawl as soon as ``count()`` reaches ``at_least``; returns the count seen
+    then, and the crawl's child processes (its parse workers)."""
     end = time.monotonic() + deadline
     try:
         while time.monotonic() < end:
-            count = _count_posts(posts)
-            if count >= at_least:
-                time.sleep(settle)
+            seen = count()
+            if seen >= at_least:
                 children = _children(process.pid)
                 os.kill(process.pid, signal.SIGKILL)
-                return count, children
+                return seen, children
             if process.poll() is not None:
-                pytest.fail(f"the crawl ended (rc {process.returncode}) before {at_least} posts existed: {count}")
+                pytest.fail(f"the crawl ended (rc {process.returncode}) before the count reached {at_least}: {seen}")
             time.sleep(POLL)
-        pytest.fail(f"fewer than {at_least} posts after {deadline} s: {_count_posts(posts)}")
+        pytest.fail(f"the count did not reach {at_least} in {deadline} s: {count()}")
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=HANG_GUARD)
+
+
+def _recorded_posts(work: Path) -> int:
+    """Posts on disk that the state has recorded too (a post is renamed into place, then
+    its row committed): what the crawl has finished."""
+    try:
+        db = sqlite3.connect(f"file:{work / 'state.sqlite'}?mode=ro", uri=True)
+        try:
+            (rows,) = db.execute("SELECT count(*) FROM articles").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:  # not created yet, or being written
+        return 0
+    return min(rows, _count_posts(work / "posts"))
 
 
 def _state_rows(work: Path) -> dict[str, tuple[str, str]]:
@@ -181,14 +235,21 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("killed")
     posts = work / "posts"
     kills = []
+    kill_round = _KillRound()
     with ReplayProxy() as proxy:
-        _serve(proxy)
+        _serve(proxy, kill_round)
         uninterrupted = run_crawl(proxy.url, reference, *SPIDER_ARGS, settings=SETTINGS)
         target = KILL_AFTER[0]
         for round_number in range(len(KILL_AFTER)):
+            # Enough answers to reach the target, never enough to finish the crawl.
+            kill_round.start(target - _count_posts(posts) + ANSWERS_BEFORE_KILL)
             process = _start_crawl(proxy.url, work, f"killed-{round_number}.log")
-            seen, workers = _kill_when(process, posts, target)
-            time_left = time.monotonic() + 10
+            try:
+                seen, workers = _kill_when(process, lambda: _count_posts(posts), target)
+            finally:
+                kill_round.killed()
+            # The workers notice their crawl is gone (their pipe closes): wait for that, not a time.
+            time_left = time.monotonic() + HANG_GUARD
             while any(_running(pid) for pid in workers) and time.monotonic() < time_left:
                 time.sleep(POLL)
             temporary = sorted(p.name for p in (posts / TEMP_FOLDER).glob("*.tmp"))
@@ -249,7 +310,7 @@ def test_kills_happened_in_the_middle_of_the_crawl(crash_runs: dict) -> None:
 def test_a_killed_crawl_leaves_no_parse_worker_running(crash_runs: dict) -> None:
     for kill in crash_runs["kills"]:
         assert kill["workers"], "the crawl had a parse worker when it was killed"
-        assert kill["workers_left"] == [], "parse workers outlived their crawl by 10 s"
+        assert kill["workers_left"] == [], f"parse workers outlived their crawl by {HANG_GUARD} s"
 
 
 def test_each_kill_left_a_consistent_folder(crash_runs: dict) -> None:
@@ -327,13 +388,14 @@ def test_post_written_but_not_recorded_is_announced_again_not_rewritten(crash_ru
 
 def test_article_unwritten_at_the_kill_is_fetched_by_the_next_run(tmp_path: Path) -> None:
     """README: "a crash at any point (even `kill -9`) ... and the next run completes the
-    work"; state.py: "a post without a row ... is simply fetched again".  Here the oldest
-    article of two roll pages is slow; the crawl is killed once every other post is
-    written, so roll page 1 holds only known articles when the next run starts."""
+    work"; state.py: "a post without a row ... is simply fetched again".  Here the proxy
+    holds the oldest article of two roll pages until the crawl is killed, which happens once
+    every other post is written and recorded, so roll page 1 holds only known articles when
+    the next run starts."""
     items, pages = _listing_and_pages()
     items = items[:100]  # two roll pages
     slow_url = items[-1]["url"]  # the oldest: on page 2
-    slow = {"delay": 8.0}
+    killed = threading.Event()  # the slow article is answered only once the crawl is killed
     with ReplayProxy() as proxy:
         for item in items:
             url, page = item["url"], pages[item["url"]]
@@ -343,19 +405,19 @@ def test_article_unwritten_at_the_kill_is_fetched_by_the_next_run(tmp_path: Path
                     200,
                     page,
                     {"Content-Type": "text/html; charset=utf-8"},
-                    delay=slow["delay"] if url == slow_url else 0,
+                    hold=killed if url == slow_url else None,
                 ),
             )
         RollApi({("155", "1686"): items}).install(proxy)
-        started = time.monotonic()
         process = _start_crawl(proxy.url, tmp_path, "killed.log")
-        # Killed once every other post is written and recorded (0.3 s is ample for the commit).
-        seen, _ = _kill_when(process, tmp_path / "posts", len(items) - 1, settle=0.3)
-        assert time.monotonic() - started < slow["delay"], "the slow article may have been written"
+        try:
+            seen, _ = _kill_when(process, lambda: _recorded_posts(tmp_path), len(items) - 1)
+        finally:
+            killed.set()
+        assert proxy.count(slow_url) >= 1, "the slow article was not even asked for before the kill"
         assert _problems_after_kill(tmp_path) == []
         assert seen == len(_state_rows(tmp_path)) == len(items) - 1
         assert slow_url not in _state_urls(tmp_path)
-        slow["delay"] = 0
         proxy.reset_log()
         again = run_crawl(proxy.url, tmp_path, *SPIDER_ARGS, settings=SETTINGS)
         roll_pages = proxy.count("/api/roll/get?")

@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler.hexo.body import BodyStyle, container_inner_html
 from crawler.hexo.paths import post_file_name, post_relative_path
 from crawler.hexo.post import PostContent, render_post_bytes
+from tests.conftest import corpus_case
 from tests.support.blog import (
     PageAudit,
     RenderedPost,
@@ -35,10 +36,12 @@ from tests.support.blog import (
     site_installed,
     site_not_installed_message,
 )
-from tests.support.crawl import CORPUS, files_under, run_crawl
-from tests.support.replay_proxy import ReplayProxy, RollApi, load_corpus
+from tests.support.crawl import files_under, run_crawl
+from tests.support.replay_proxy import ReplayProxy, RollApi
 
-SEED = next(case for case in load_corpus(CORPUS) if case.name == "seed-haiguan")
+pytestmark = [pytest.mark.e2e, pytest.mark.hexo, pytest.mark.browser]
+
+SEED = corpus_case("seed-haiguan")
 CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
 
 # name -> what a hostile (or compromised) article page holds in its body container.

@@ -9,8 +9,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.downloadermiddlewares.metarefresh import HeadMetaRefreshMiddleware
-from tests.support.crawl import CORPUS
-from tests.support.replay_proxy import load_corpus
+from tests.conftest import CASES
 
 URL = "https://finance.sina.com.cn/roll/2026-09-28/doc-iabcdefg1234567.shtml"
 FILLER = "<p>" + "新浪财经" * 3000 + "</p>"  # 36 KB of UTF-8, past HEAD_BYTES
@@ -31,7 +30,7 @@ PAGES = {
         _page("<title>" + "\U0001f4c8" * 4000 + '</title><meta http-equiv="refresh" content="0;url=/e.shtml">'),
         "utf-8",
     ),
-    **{case.name: (case.page, "utf-8") for case in load_corpus(CORPUS)},
+    **{case.name: (case.page, "utf-8") for case in CASES},
 }
 
 

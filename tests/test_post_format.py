@@ -1,6 +1,6 @@
 """Spec §1, §2 and §4: front-matter fields, the post's bytes, the file's name and path.
 
-Expected values are written out by hand from `/work/shared/spec/hexo-post.md`; the last
+Expected values are written out by hand from `docs/hexo-post.md`; the last
 tests rebuild every golden post from its `item.json` + `page.html` and compare bytes.
 """
 
@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from crawler.config import Section
+from crawler.config import RollSection
 from crawler.hexo.body import BodyStyle
 from crawler.hexo.fields import (
     clean_title,
@@ -29,19 +28,19 @@ from crawler.parsing.page_facts import page_facts
 from crawler.pipelines.hexo_posts import post_content
 from crawler.sina.roll_api import roll_item
 from crawler.sina.urls import article_request_url
+from tests.conftest import CASES, CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-CORPUS_CASES = sorted(p.parent.name for p in CORPUS.glob("*/expected.md")) if CORPUS.is_dir() else []
+CORPUS_CASES = [case.name for case in CASES]
 CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
 AUTHOR = "新浪财经"
-SECTION = Section(
+SECTION = RollSection(
     id="guonei",
     name="国内滚动",
-    kind="roll",
     pageid="155",
     lid="1686",
     categories=CATEGORIES,
     author=AUTHOR,
+    enabled=True,
 )
 
 # ---------------------------------------------------------------------------
@@ -340,3 +339,26 @@ def test_corpus_post_bytes_and_path(case: str, style: BodyStyle, golden: str) ->
     assert item.title is not None and item.publishid is not None
     path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
     assert path == (folder / "expected_path.txt").read_text(encoding="utf-8").rstrip("\r\n")
+
+
+def test_local_images_replace_each_img_src_at_its_place_only() -> None:
+    """HEXO_IMAGES=local: the src of each <img> points at the local copy; the same text
+    elsewhere (article text quoting markup, an alt, a comment) is left as it is."""
+    from crawler.hexo.body import process_body
+    from crawler.hexo.post import with_local_images
+
+    url = "https://n.sinaimg.cn/finance/a.jpg?x=1&y=2"
+    html = (
+        f'<p>写法: &lt;img src="{url}"></p><!-- <img src="{url}"> -->\n\n'
+        f'<p><img alt=\'src="{url}"\' src="{url}"></p><template><img src="{url}"></template>'
+    )
+    body = process_body(html, "https://finance.sina.com.cn/a/doc-iabcdefg1234567.shtml")
+    assert body.first_image == url
+    local = {url: "0123456789abcdef0123.jpg"}
+    rewritten, headimg = with_local_images(body.html, body.image_spans, (body.first_image, url), local)
+    assert headimg == "0123456789abcdef0123.jpg"
+    assert rewritten.count('src="0123456789abcdef0123.jpg"') == 2  # the <img> and the template's <img>
+    assert 'alt="src=&quot;https://n.sinaimg.cn/finance/a.jpg?x=1&y=2&quot;"' in rewritten
+    assert rewritten.replace("0123456789abcdef0123.jpg", url) == body.html
+    assert f'&lt;img src="{url}"' in rewritten and f'<!-- <img src="{url}"> -->' in rewritten
+    assert with_local_images(body.html, body.image_spans, (body.first_image, url), {}) == (body.html, url)

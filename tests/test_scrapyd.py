@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import zipfile
@@ -28,14 +29,15 @@ from urllib.request import ProxyHandler, Request, build_opener
 import pytest
 
 from crawler.storage.locking import LOCK_NAME
-from tests.support.crawl import CORPUS, REPO, files_under
-from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, RollApi, load_corpus, serve_corpus
+from tests.conftest import CASES
+from tests.support.crawl import REPO, files_under
+from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, RollApi, serve_corpus
 
-CASES = load_corpus(CORPUS)
+pytestmark = [pytest.mark.e2e, pytest.mark.scrapyd]
 PROJECT = "sina_finance_hexo"  # the [deploy] project of scrapy.cfg
 SPIDER = "sina_finance"
 USERNAME, PASSWORD = "deployer", "s3cret-pass"
-JOB_TIMEOUT = 60.0
+JOB_TIMEOUT = 300.0  # a hang guard: a job ends in seconds, only a stuck one waits it out
 _PROJECT_MARKS = ("crawler/spiders/sina_finance.py", "settings/sections.yaml")  # a folder holding the project
 # Not inherited by scrapyd and its jobs: they would bypass the replay proxy, override the
 # generated scrapyd.conf, or let a job import the project from the working tree instead of the egg.
@@ -216,7 +218,7 @@ def scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
 
 
 def _wait_ready(server: Scrapyd, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + JOB_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"scrapyd exited ({process.returncode}):\n{(server.tmp / 'scrapyd.out').read_text()}")
@@ -341,8 +343,10 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
     out = scrapyd.tmp / "overlap"
     lock = out / "posts" / LOCK_NAME
     proxy, api = scrapyd.proxy, scrapyd.roll_api
-    # The first job holds the posts folder while its roll-API answer takes 10 s to come.
-    proxy.add_handler(ROLL_API_PREFIX, lambda request: _delayed(api(request), 10.0))
+    # The first job holds the posts folder while its roll-API answer is held back, until the
+    # second job has finished (an order of events, not a delay the second job must beat).
+    second_done = threading.Event()
+    proxy.add_handler(ROLL_API_PREFIX, lambda request: _held(api(request), second_done))
     proxy.reset_log()
     try:
         first = scrapyd.schedule("overlap-first", _output_settings(out), sections="china")
@@ -355,8 +359,10 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
         second = scrapyd.schedule("overlap-second", second_settings, sections="china")
         scrapyd.wait_finished(second)
         assert scrapyd.jobs()[first]["state"] == "running", "the first job must still hold the lock"
+        second_done.set()
         scrapyd.wait_finished(first)
     finally:
+        second_done.set()
         api.install(proxy)
     second_log, first_log = scrapyd.job_log(second), scrapyd.job_log(first)
     assert "posts_dir_locked" in second_log, second_log[-3000:]
@@ -369,6 +375,6 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
     assert len((out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()) == len(CASES)
 
 
-def _delayed(response, seconds: float):
-    response.delay = seconds
+def _held(response, until: threading.Event):
+    response.hold = until
     return response

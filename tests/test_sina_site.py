@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,7 @@ from crawler.sina.roll_api import (
     roll_item,
 )
 from crawler.sina.urls import article_publishid, article_request_url
-
-RECORDED = Path(__file__).resolve().parents[1].parent / "shared" / "recorded"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from tests.conftest import CASES, CORPUS, RECORDED
 
 
 def test_roll_api_url() -> None:
@@ -179,7 +176,7 @@ def test_parser_input_is_the_body_only_when_it_is_the_text_in_utf8(
     assert article_page.parse_page(chosen).html == article_page.parse_page(text).html
 
 
-@pytest.mark.parametrize("case", sorted(path.name for path in CORPUS.iterdir()))
+@pytest.mark.parametrize("case", [case.name for case in CASES])
 def test_corpus_pages_parse_the_same_from_bytes(case: str) -> None:
     body = (CORPUS / case / "page.html").read_bytes()
     text, encoding = article_page.decode_page(body, "text/html; charset=utf-8")

@@ -9,7 +9,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.extensions.runstate import CrawlRun
+from crawler.config import Config
 from crawler.net.fetch_policy import FetchPolicy, HostPatterns, RefusedURL
 from crawler.resolver import PrivateAddressError
 
@@ -38,7 +38,7 @@ class FetchPolicyMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FetchPolicyMiddleware:
-        output = CrawlRun.of(crawler).output
+        output = Config.of(crawler).output
         return cls(FetchPolicy(image_hosts=HostPatterns.of(output.image_hosts)))
 
     def process_request(self, request: Request) -> None:
@@ -68,7 +68,7 @@ class PublicAddressMiddleware:
         from twisted.internet import reactor
 
         try:
-            await maybe_deferred_to_future(reactor.resolver.getHostByName(host))  # type: ignore[attr-defined]
+            await maybe_deferred_to_future(reactor.resolver.getHostByName(host))
         except PrivateAddressError:
             raise RefusedRequest("private_address", request.url) from None
         except Exception:  # any other lookup failure is the download's to report

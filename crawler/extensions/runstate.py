@@ -1,21 +1,28 @@
-"""What one crawl shares between the spider and the pipelines: the posts-folder
-lock, the state database, the manifest and the run id.  Opened once, by the first
-pipeline's open_spider (PostPathPipeline), so a locked folder closes the spider
-before any request.  Without the pipelines (e.g. only `-O items.jsonl`), nothing
-is opened and every listed article is fetched."""
+"""The run: what one crawl shares between the spider, the pipelines and the extensions,
+and the decisions taken from it, as named fields (stats counters only report).
+
+CrawlRun holds the posts-folder lock, the state database, the manifest, the run id and
+what happened to each section this run (listing failed, something left behind, a post
+not written).  The RunState extension opens it when the spider opens (so a locked or
+unwritable posts folder closes the spider before any request) and, when the crawl
+finishes, lets each section that left nothing behind stop its next listing at a page of
+known articles.  RunHealth closes a run that did nothing useful with a named reason.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
-from crawler.config import OutputConfig, load_output
+from crawler.config import Config, OutputConfig
 from crawler.storage.files import OwnedTree
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
@@ -28,6 +35,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class SectionProgress:
+    """What happened to one section this run."""
+
+    listing_failed: bool = False  # a page of its listing gave nothing
+    left_behind: bool = False  # an article or listing page not done: the next run pages on
+    post_failed: bool = False  # an article parsed but not written
+    stop_at_known: bool = False  # the last run covered its pages: paging may stop at known articles
+
+
 class CrawlRun:
     _runs: ClassVar[weakref.WeakKeyDictionary[Crawler, CrawlRun]] = weakref.WeakKeyDictionary()
 
@@ -38,14 +55,48 @@ class CrawlRun:
         self.lock = PostsFolderLock(output.posts_dir)
         self.state: CrawlState | None = None
         self.manifest: Manifest | None = None
+        self.sections: dict[str, SectionProgress] = {}
+        self.pages = 1  # -a pages of this run
+        self.articles_requested = 0
+        self.articles_parsed = 0
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
 
     @classmethod
     def of(cls, crawler: Crawler) -> CrawlRun:
         run = cls._runs.get(crawler)
         if run is None:
-            run = cls._runs[crawler] = cls(crawler, load_output(crawler.settings))
+            run = cls._runs[crawler] = cls(crawler, Config.of(crawler).output)
         return run
+
+    def section(self, section_id: str) -> SectionProgress:
+        return self.sections.setdefault(section_id, SectionProgress())
+
+    def begin(self, section_ids: Sequence[str], pages: int) -> None:
+        """The run lists these sections, ``pages`` pages each: a section whose last run
+        finished that many pages may stop paging at known articles; until this run finishes
+        a section, the state says it is not done (a killed run leaves that)."""
+        self.pages = pages
+        for section_id in section_ids:
+            progress = self.section(section_id)
+            if self.state is not None:
+                progress.stop_at_known = self.state.pages_done(section_id) >= pages
+                self.state.set_pages_done(section_id, 0)
+
+    def finish(self, reason: str) -> None:
+        """A finished run records each section that left nothing behind as done."""
+        if reason != "finished" or self.state is None:
+            return
+        for section_id, progress in self.sections.items():
+            if not (progress.left_behind or progress.post_failed):
+                self.state.set_pages_done(section_id, self.pages)
+
+    @property
+    def all_listings_failed(self) -> bool:
+        return bool(self.sections) and all(progress.listing_failed for progress in self.sections.values())
+
+    @property
+    def nothing_parsed(self) -> bool:
+        return self.articles_requested > 0 and self.articles_parsed == 0
 
     @property
     def is_open(self) -> bool:
@@ -126,32 +177,49 @@ FAILED_RUN_REASONS = frozenset(
 )
 
 
+class RunState:
+    """Opens the run when the spider opens and finishes it when the spider closes."""
+
+    def __init__(self, run: CrawlRun) -> None:
+        self.run = run
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunState:
+        extension = cls(CrawlRun.of(crawler))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    async def spider_opened(self, spider: Spider) -> None:
+        await self.run.open_async()  # CloseSpider (locked, unwritable): closed before any request
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.run.finish(reason)
+
+
 class RunHealth:
     """Closes a run that did nothing useful with a finish reason that names it:
     every listing failed (Sina's API or list pages unreachable or changed), or
     articles were requested and none could be parsed (article pages changed)."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, run: CrawlRun) -> None:
+        self.run = run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunHealth:
-        extension = cls(crawler)
+        extension = cls(CrawlRun.of(crawler))
         crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
         return extension
 
-    def failure(self, spider: Spider) -> str | None:
-        assert self.crawler.stats is not None
-        stats = self.crawler.stats.get_stats()
-        sections = [section.id for section in getattr(spider, "sections", ())]
-        if sections and all(stats.get(f"sina/section/{section_id}/list_failed") for section_id in sections):
+    def failure(self) -> str | None:
+        if self.run.all_listings_failed:
             return "all_listings_failed"
-        if stats.get("sina/articles/requested", 0) and not stats.get("sina/articles/parsed", 0):
+        if self.run.nothing_parsed:
             return "no_article_parsed"
         return None
 
     def spider_idle(self, spider: Spider) -> None:
-        reason = self.failure(spider)
+        reason = self.failure()
         if reason is not None:
             logger.error("Run failed: %s", reason)
             raise CloseSpider(reason)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from crawler.config import Config
 from crawler.storage.files import write_atomically
 
 if TYPE_CHECKING:
@@ -60,13 +61,13 @@ def section_lines(stats: dict[str, Any]) -> list[str]:
 
 
 class RunSummary:
-    def __init__(self, crawler: Crawler, stats_file: str | None) -> None:
+    def __init__(self, crawler: Crawler, stats_file: Path | None) -> None:
         self.crawler = crawler
-        self.stats_file = Path(stats_file) if stats_file else None
+        self.stats_file = stats_file
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:
-        extension = cls(crawler, crawler.settings.get("SINA_STATS_FILE"))
+        extension = cls(crawler, Config.of(crawler).stats_file)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 

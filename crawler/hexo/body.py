@@ -13,7 +13,7 @@ from typing import Literal, get_args
 import ada_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.hexo.html_serializer import TreeSerializer, delete_c0, escape_attribute
+from crawler.hexo.html_serializer import ImageSpan, TreeSerializer, delete_c0, escape_attribute
 from crawler.hexo.inert import inert_visit
 from crawler.hexo.publishing import delete_blank_lines, delete_blank_lines_inside, promotion_visit
 from crawler.hexo.tree_walk import prune
@@ -36,6 +36,9 @@ class Body:
     html: str  # BODY exactly as it goes into the post (before the {} escaping)
     first_image: str | None  # first <img> src as written in BODY, for headimg/thumbnail
     image_urls: tuple[str, ...]  # every distinct img src (resolved), in order
+    # Where each <img>'s src value is in html (start, end, src): the places a post written
+    # with local images points at the local copy instead (crawler.hexo.post).
+    image_spans: tuple[ImageSpan, ...] = ()
 
 
 def https_base(url: str) -> str:
@@ -102,12 +105,12 @@ def process_body(inner_html: str, article_url: str, style: BodyStyle = DEFAULT_B
     else:
         prune(body, inert_visit)
     sources = _image_sources(body)
-    html = delete_c0(_SERIALIZERS[style].children(body))
+    html, spans = _SERIALIZERS[style].children_and_images(body)
     first = delete_c0(escape_attribute(sources[0])) if sources else None
     if clean:
-        html = delete_blank_lines(html)
+        html, spans = delete_blank_lines(html, spans)
         first = delete_blank_lines_inside(first) if first else None
-    return Body(html=html, first_image=first, image_urls=tuple(dict.fromkeys(sources)))
+    return Body(html=html, first_image=first, image_urls=tuple(dict.fromkeys(sources)), image_spans=tuple(spans))
 
 
 def container_inner_html(container: LexborNode) -> str:

@@ -46,6 +46,8 @@ VOID_ELEMENTS = frozenset(
 # Children of these HTML elements are written exactly as parsed (scripting is on, so
 # noscript too); in SVG or MathML an element of the same name holds ordinary text.
 RAW_TEXT_ELEMENTS = frozenset(["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"])
+# Where an <img>'s src value is in the markup: start, end, and the src as parsed.
+ImageSpan = tuple[int, int, str]
 # §3 rule 8b: their text's line feeds are written as references (no blank line).
 PRE_ELEMENTS = frozenset(["pre", "textarea", "listing"])
 
@@ -147,8 +149,8 @@ class TreeSerializer:
 
     ``final=False`` gives the exact round-trip form used to hand a subtree to a
     fresh document parse; ``final=True`` also applies the C1 replacement of the
-    post format and deletes C0 controls from text and attribute values before
-    escaping them (the caller deletes them over the whole body, comments included).
+    post format and deletes C0 controls everywhere: from text and attribute values
+    before escaping them, from comments and raw text as they are.
     ``pre_line_feeds=True`` (§3 rule 8b) writes every line feed of escaped text inside
     an HTML ``pre``, ``textarea`` or ``listing`` as ``&#10;``.
 
@@ -159,10 +161,30 @@ class TreeSerializer:
     def __init__(self, final: bool = True, *, pre_line_feeds: bool = False) -> None:
         self.final = final
         self.pre_line_feeds = pre_line_feeds
+        self.image_parts: list[tuple[int, str]] = []  # (index in the output's parts, src)
 
     def children(self, node: LexborNode) -> str:
         """The markup of node's children.  An explicit stack, not recursion: no nesting
         depth a page can have stops it."""
+        return self.children_and_images(node)[0]
+
+    def children_and_images(self, node: LexborNode) -> tuple[str, list[ImageSpan]]:
+        """The markup of node's children, and where in it each HTML <img>'s src value is
+        (start, end, the src as parsed): the places a post may point at a local copy."""
+        self.image_parts = []
+        out = self._write(node)
+        spans: list[ImageSpan] = []
+        offset = 0
+        recorded = iter(self.image_parts)
+        following = next(recorded, None)
+        for index, part in enumerate(out):
+            if following is not None and following[0] == index:
+                spans.append((offset, offset + len(part), following[1]))
+                following = next(recorded, None)
+            offset += len(part)
+        return "".join(out), spans
+
+    def _write(self, node: LexborNode) -> list[str]:
         out: list[str] = []
         # A frame per open element: [next child, the element's namespace, the element
         # (None: a document or fragment), raw text?, inside pre?, its end tag or None].
@@ -185,24 +207,25 @@ class TreeSerializer:
                     text += child.text_content or ""
                 frame[0] = child.next
                 if frame[3]:
-                    out.append(text)
+                    out.append(delete_c0(text) if self.final else text)
                 else:
                     text = escape_text(text, final=self.final)
                     out.append(text.replace("\n", "&#10;") if frame[4] else text)
                 continue
             frame[0] = child.next
             if tag == "-comment":
-                out.append(child.html or "<!---->")  # comment data verbatim
+                comment = child.html or "<!---->"  # comment data verbatim
+                out.append(delete_c0(comment) if self.final else comment)
             elif child.is_element_node:
                 self._element(child, tag or "", child_namespace(frame[1], frame[2], tag or ""), frame[4], out, stack)
-        return "".join(out)
+        return out
 
     def _element(
         self, node: LexborNode, tag: str, namespace: str, in_pre: bool, out: list[str], stack: list[list[Any]]
     ) -> None:
         """Write the start tag; push a frame for the children (and the end tag), if any."""
         xml = namespace == SVG
-        self._open_tag(node, tag, out, xml)
+        self._open_tag(node, tag, out, xml, image=tag == "img" and namespace == HTML)
         if xml and node.first_child is None:
             out[-1] = out[-1][:-1] + "/>"
             return
@@ -219,11 +242,21 @@ class TreeSerializer:
             if content is not None:
                 stack.append([content.first_child, HTML, None, False, in_pre, None])
 
-    def _open_tag(self, node: LexborNode, tag: str, out: list[str], xml: bool) -> None:
+    def _open_tag(self, node: LexborNode, tag: str, out: list[str], xml: bool, image: bool = False) -> None:
+        """The start tag; of an HTML <img> (``image``), the value of ``src`` goes into ``out``
+        as a part of its own, whose place is recorded in ``self.image_parts``."""
         parts = ["<", tag]
         for name, value in node.attributes.items():
             if value:
-                parts.append(f' {name}="{escape_attribute(value, final=self.final)}"')
+                escaped = escape_attribute(value, final=self.final)
+                if image and name == "src":
+                    parts.append(' src="')
+                    out.append("".join(parts))
+                    self.image_parts.append((len(out), value))
+                    out.append(escaped)
+                    parts = ['"']
+                    continue
+                parts.append(f' {name}="{escaped}"')
             elif xml:
                 parts.append(f' {name}=""')
             else:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crawler.hexo.fields import yaml_quote, yaml_text
+from crawler.hexo.html_serializer import ImageSpan, escape_attribute
 
 # Raised whenever this code writes other bytes for the same article (2: §3 rules 5, 6
 # and 8).  The state remembers what each post was written in; a post of another format
@@ -26,6 +27,27 @@ class PostContent:
     date: str  # RFC 1123, GMT
     headimg: str | None  # as written in BODY; None leaves out headimg/thumbnail
     body: str
+
+
+def with_local_images(
+    body: str, spans: Sequence[ImageSpan], headimg: tuple[str, str] | None, local: Mapping[str, str]
+) -> tuple[str, str | None]:
+    """BODY and IMG pointing at local copies (``local``: image src -> file name beside the
+    post) where there is one: each <img>'s src is replaced at its place (Body.image_spans),
+    never by searching the text.  ``headimg``: IMG as written and the src it is."""
+    written, src = headimg if headimg is not None else (None, None)
+    if not local:
+        return body, written
+    parts = []
+    done = 0
+    for start, end, image in sorted(spans):
+        if image in local:
+            parts += [body[done:start], escape_attribute(local[image])]
+            done = end
+    parts.append(body[done:])
+    if src is not None and src in local:
+        written = escape_attribute(local[src])
+    return "".join(parts), written
 
 
 def render_post(post: PostContent) -> str:

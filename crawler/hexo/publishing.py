@@ -11,8 +11,11 @@ whitespace that HTML does not render.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from selectolax.lexbor import LexborNode
+
+from crawler.hexo.html_serializer import ImageSpan
 
 PROMOTION_IDS = frozenset(["left_hzh_ad"])
 PROMOTION_CLASSES = frozenset(["appendQr_wrap", "app-kaihu-qr", "tech-quotation"])
@@ -35,10 +38,21 @@ def promotion_visit(element: LexborNode, namespace: str) -> bool:
     return is_promotion(element)
 
 
-def delete_blank_lines(html: str) -> str:
+def delete_blank_lines(html: str, spans: Sequence[ImageSpan] = ()) -> tuple[str, list[ImageSpan]]:
     """Rule 8b: every line that is empty or only spaces and tabs goes with its line feed;
-    then the whitespace at the end goes."""
-    return _BLANK_LINE.sub("", html).rstrip(" \t\n")
+    then the whitespace at the end goes.  ``spans`` (places in html) are moved with the
+    text; a span that a deleted line touches (a src holding a line feed) is dropped."""
+    removed = [match.span() for match in _BLANK_LINE.finditer(html)]
+    result = _BLANK_LINE.sub("", html).rstrip(" \t\n")
+    if not removed:
+        return result, list(spans)
+    moved = []
+    for start, end, value in spans:
+        if any(cut_start < end and start < cut_end for cut_start, cut_end in removed):
+            continue
+        shift = sum(cut_end - cut_start for cut_start, cut_end in removed if cut_end <= start)
+        moved.append((start - shift, end - shift, value))
+    return result, moved
 
 
 def delete_blank_lines_inside(value: str) -> str:

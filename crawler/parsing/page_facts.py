@@ -31,9 +31,9 @@ def page_facts(body: bytes, content_type: str | None, url: str, style: BodyStyle
     tree = article_page.parse_page(article_page.parser_input(body, text, encoding))
     del text  # the tree holds the page now
     container = article_page.body_container(tree)
-    body = process_body(container_inner_html(container), url, style) if container is not None else None
+    post_body = process_body(container_inner_html(container), url, style) if container is not None else None
     return PageFacts(
-        body=body,
+        body=post_body,
         og_title=article_page.og_title(tree),
         heading_title=article_page.heading_title(tree),
         published_time=article_page.published_time(tree),

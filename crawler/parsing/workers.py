@@ -30,15 +30,11 @@ import pickle
 import sys
 import time
 import traceback
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from crawler.hexo.body import DEFAULT_BODY_STYLE, BodyStyle
 from crawler.parsing.page_facts import PageFacts, page_facts
 from crawler.parsing.worker import LENGTH, page_request
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -177,47 +173,25 @@ class ParseWorkers:
     def __init__(
         self,
         count: int,
-        crawler: Crawler | None = None,
-        command: Sequence[str] | None = None,
+        *,
         budget: float | None = DEFAULT_BUDGET,
+        command: Sequence[str] | None = None,
+        count_event: Callable[[str], None] | None = None,
     ) -> None:
+        """``count`` workers (0: parse in this process); ``budget`` seconds per page;
+        ``count_event(name)`` is told ``started`` and ``died`` (the crawl's stats)."""
         if count < 0:
             raise ValueError(f"SINA_PARSE_WORKERS={count}: expected 0 or more")
         self.count = count
         self.budget = budget
         self.command = list(command or worker_command())
-        self.crawler = crawler  # for its stats, which exist once the crawl has started
+        self._count_event = count_event
         self._workers: list[_Worker] = []
         self._retry_worker: _Worker | None = None
         self._starting: asyncio.Lock | None = None
         self._retrying: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None  # pages in flight, all workers
         self._dead: set[_Worker] = set()
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ParseWorkers:
-        # Imported here: a worker process imports this module, and none of Scrapy.
-        from scrapy import signals
-
-        from crawler.config import ConfigError
-
-        value = crawler.settings.get("SINA_PARSE_WORKERS", 1)
-        try:
-            count = int(value)
-        except (TypeError, ValueError):
-            count = -1
-        if count < 0:
-            raise ConfigError(f"SINA_PARSE_WORKERS={value!r}: expected a whole number, 0 or more")
-        budget_value = crawler.settings.get("SINA_PARSE_TIMEOUT", DEFAULT_BUDGET)
-        try:
-            budget = float(budget_value)
-        except (TypeError, ValueError):
-            budget = -1.0
-        if budget <= 0:
-            raise ConfigError(f"SINA_PARSE_TIMEOUT={budget_value!r}: expected seconds, more than 0")
-        workers = cls(count, crawler, budget=budget)
-        crawler.signals.connect(workers.close, signal=signals.spider_closed)
-        return workers
 
     async def page_facts(
         self, body: bytes, content_type: str | None, url: str, style: BodyStyle = DEFAULT_BODY_STYLE
@@ -236,7 +210,7 @@ class ParseWorkers:
             except WorkerDied as died:
                 if worker not in self._dead:  # counted once, whatever number of pages it held
                     self._dead.add(worker)
-                    self._inc("sina/parse_workers/died")
+                    self._inc("died")
                 logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
         return await self._retry(body, content_type, url, style)
 
@@ -263,15 +237,15 @@ class ParseWorkers:
             try:
                 return await self._retry_worker.submit(body, content_type, url, style)
             except WorkerDied as died:
-                self._inc("sina/parse_workers/died")
+                self._inc("died")
                 raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None
 
     async def _start(self) -> _Worker:
         worker = await _Worker.start(self.command, self.budget)
-        self._inc("sina/parse_workers/started")
+        self._inc("started")
         logger.debug("Parse worker %s started", worker.process.pid)
         return worker
 
-    def _inc(self, key: str) -> None:
-        if self.crawler is not None and self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key)
+    def _inc(self, event: str) -> None:
+        if self._count_event is not None:
+            self._count_event(event)

@@ -9,14 +9,14 @@ import logging
 import os
 import sqlite3
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.fields import rfc1123
-from crawler.hexo.post import PostContent, render_post_bytes
+from crawler.hexo.post import PostContent, render_post_bytes, with_local_images
 from crawler.items import ArticleItem
 from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath
 
@@ -29,13 +29,17 @@ logger = logging.getLogger(__name__)
 def post_content(item: ArticleItem) -> PostContent:
     if not (item.title and item.date and item.author and item.body_html is not None):
         raise ValueError("item lacks title, date, author or body")
+    # HEXO_IMAGES=local: images stored beside the post (their file names) replace their URLs.
+    local = {image["url"]: PurePosixPath(image["path"]).name for image in item.image_files}
+    first = (item.headimg, item.image_urls[0]) if item.headimg and item.image_urls else None
+    body, headimg = with_local_images(item.body_html, item.body_image_spans, first, local)
     return PostContent(
         title=item.title,
         categories=list(item.categories),
         author=item.author,
         date=rfc1123(datetime.fromisoformat(item.date.replace("Z", "+00:00"))),
-        headimg=item.headimg,
-        body=item.body_html,
+        headimg=headimg,
+        body=body,
     )
 
 
@@ -139,4 +143,6 @@ class HexoPostsPipeline:
         """Count the failure; the DropItem returned is logged by Scrapy with the URL."""
         self.stats.inc_value(f"sina/posts/failed/{reason}")
         self.stats.inc_value(f"sina/section/{item.section}/failed")
+        if item.section:
+            self.run.section(item.section).post_failed = True
         return DropItem(f"post not written for {item.url}: {reason}: {detail}")

@@ -1,6 +1,7 @@
 """HEXO_IMAGES=local: every body image is downloaded (Scrapy's FilesPipeline, the
 original bytes, not re-encoded) into the post's Hexo asset folder
-``<post name>/<file>``, and the post's src, headimg and thumbnail point at it.
+``<post name>/<file>``; the item's ``image_files`` says which, and the post's src,
+headimg and thumbnail point at them when it is rendered (crawler.hexo.post).
 
 A failed download keeps that image's remote URL and is counted; it never fails the
 post.  Files are written atomically, so an interrupted run never leaves half an image
@@ -20,10 +21,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from twisted.python.failure import Failure
 
-from crawler.config import load_output
+from crawler.config import Config
 from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
 from crawler.failures import failure_reason
-from crawler.hexo.html_serializer import escape_attribute
 from crawler.items import ArticleItem
 from crawler.net.fetch_policy import IMAGE, FetchPolicy, HostPatterns, RefusedURL
 from crawler.resolver import PrivateAddressError
@@ -51,7 +51,7 @@ class AtomicFSFilesStore(FSFilesStore):
         self.tree = OwnedTree(Path(self.basedir))
 
     def persist_file(self, path: Any, buf: BytesIO, info: Any, meta: Any = None, headers: Any = None) -> None:
-        self.tree.write_atomically(Path(self._get_filesystem_path(path)), buf.getvalue(), fsync=self.fsync)
+        self.tree.write_atomically(Path(self.basedir, path), buf.getvalue(), fsync=self.fsync)
 
 
 def asset_file_name(url: str) -> str:
@@ -65,21 +65,6 @@ def asset_file_name(url: str) -> str:
 def asset_folder(post_path: str) -> str:
     """``a/b/c/title.md`` -> ``a/b/c/title`` (Hexo's post_asset_folder)."""
     return post_path[: -len(".md")] if post_path.endswith(".md") else post_path
-
-
-def rewrite_sources(item: ArticleItem, local: dict[str, str]) -> None:
-    """Point src, headimg and thumbnail at the local files (remote URL -> file name)."""
-    if not local or item.body_html is None:
-        return
-    body = item.body_html
-    for url, file_name in local.items():
-        body = body.replace(f' src="{escape_attribute(url)}"', f' src="{escape_attribute(file_name)}"')
-    item.body_html = body
-    if item.headimg:
-        for url, file_name in local.items():
-            if item.headimg == escape_attribute(url):
-                item.headimg = escape_attribute(file_name)
-                break
 
 
 class LocalImagesPipeline(FilesPipeline):
@@ -96,10 +81,9 @@ class LocalImagesPipeline(FilesPipeline):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LocalImagesPipeline:
-        output = load_output(crawler.settings)
+        output = Config.of(crawler).output
         if output.images != "local":
             raise NotConfigured("HEXO_IMAGES is not 'local'")
-        cls._update_stores(crawler.settings)
         AtomicFSFilesStore.fsync = output.fsync
         pipeline = cls(str(output.posts_dir), crawler=crawler)
         pipeline.policy = FetchPolicy(image_hosts=HostPatterns.of(output.image_hosts))
@@ -160,9 +144,9 @@ class LocalImagesPipeline(FilesPipeline):
         wanted = f"{asset_folder(item.path)}/{asset_file_name(result['url'])}"
         if result["path"] != wanted:
             store = self.store
-            assert isinstance(store, FSFilesStore)
-            source = store._get_filesystem_path(result["path"])
-            store.persist_file(wanted, BytesIO(source.read_bytes()), info=None)
+            assert isinstance(store, AtomicFSFilesStore)
+            data = Path(store.basedir, result["path"]).read_bytes()
+            store.tree.write_atomically(Path(store.basedir, wanted), data, fsync=store.fsync)
             result = {**result, "path": wanted}
         return result
 
@@ -190,5 +174,4 @@ class LocalImagesPipeline(FilesPipeline):
         if failed:
             stats.inc_value("sina/images/failed", len(failed))
             logger.warning("Images kept remote for %s (download failed): %s", item.url, " ".join(failed))
-        rewrite_sources(item, {url: PurePosixPath(info["path"]).name for url, info in stored.items()})
-        return item
+        return item  # the post points at image_files when it is rendered (crawler.hexo.post)

@@ -27,9 +27,6 @@ class PostPathPipeline:
     def from_crawler(cls, crawler: Crawler) -> PostPathPipeline:
         return cls(CrawlRun.of(crawler))
 
-    async def open_spider(self) -> None:
-        await self.run.open_async()  # lock + state; a locked folder closes the spider here
-
     def post_path(self, item: ArticleItem) -> str:
         state = self.run.state
         assert state is not None and item.publishid and item.title

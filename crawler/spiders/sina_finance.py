@@ -4,25 +4,22 @@ Parsing lives in crawler.sina and crawler.loaders; writing in crawler.pipelines.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
 from crawler.browser import browser_settings, executable_problem
-from crawler.config import ConfigError, Section, load_sections, select_sections
+from crawler.config import ColumnSection, Config, ConfigError, PageSection, RollSection, Section, select_sections
 from crawler.extensions.runstate import CrawlRun
 from crawler.failures import failure_reason
-from crawler.hexo.fields import BEIJING
 from crawler.items import ArticleItem
 from crawler.loaders import ArticleError, load_article
 from crawler.net.fetch_policy import ARTICLE, LISTING, FetchPolicy, RefusedURL
@@ -40,6 +37,7 @@ from crawler.sina.roll_api import (
     roll_item,
 )
 from crawler.sina.urls import article_request_url
+from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
 from crawler.spiders.listing import OrderedListings
 
 # What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
@@ -49,49 +47,6 @@ _LINKS_OR_ERROR_PAGE = (
     "selector => document.querySelector(selector) !== null"
     " || (performance.getEntriesByType('navigation')[0] || {}).responseStatus >= 400"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SpiderArguments:
-    """``-a sections=china,macro -a pages=3 -a since=2026-09-01 -a refresh=1``, validated."""
-
-    sections: str | None = None
-    pages: int = 1
-    since: date | None = None
-    refresh: bool = False
-
-    @classmethod
-    def parse(
-        cls, sections: str | None, pages: str | int, since: str | None, refresh: str | int | bool = False
-    ) -> SpiderArguments:
-        try:
-            page_count = int(pages)
-        except (TypeError, ValueError):
-            raise ConfigError(f"-a pages={pages!r}: expected a whole number ≥ 1") from None
-        if page_count < 1:
-            raise ConfigError(f"-a pages={pages!r}: expected a whole number ≥ 1")
-        since_date = None
-        if since:
-            try:
-                since_date = date.fromisoformat(since)
-            except ValueError:
-                raise ConfigError(f"-a since={since!r}: expected YYYY-MM-DD") from None
-        refresh_text = str(refresh).strip().lower()
-        if refresh_text not in ("", "0", "1", "false", "true", "no", "yes"):
-            raise ConfigError(f"-a refresh={refresh!r}: expected 1 or 0")
-        return cls(
-            sections=sections or None,
-            pages=page_count,
-            since=since_date,
-            refresh=refresh_text in ("1", "true", "yes"),
-        )
-
-    @property
-    def since_timestamp(self) -> int | None:
-        """Start of the ``since`` day, Beijing time (Sina's dates are Beijing dates)."""
-        if self.since is None:
-            return None
-        return int(datetime(self.since.year, self.since.month, self.since.day, tzinfo=BEIJING).timestamp())
 
 
 ListingCallback = Callable[..., Iterator[scrapy.Request]]
@@ -116,45 +71,33 @@ def one_section_only(callback: ListingCallback) -> ListingCallback:
     return guarded
 
 
-SPIDER_ARGUMENTS = ("sections", "pages", "since", "refresh")
-_RUNNER_ARGUMENTS = frozenset({"_job"})  # scrapyd adds -a _job=<job id>
-
-
 class SinaFinanceSpider(scrapy.Spider):
     name = "sina_finance"
+    config: Config
+    run: CrawlRun
+    parse_workers: ParseWorkers
 
-    def __init__(
-        self,
-        sections: str | None = None,
-        pages: str | int = 1,
-        since: str | None = None,
-        refresh: str | int = 0,
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        unknown = sorted(set(kwargs) - _RUNNER_ARGUMENTS)
-        if unknown or args:
-            given = ", ".join(f"-a {name}={kwargs[name]}" for name in unknown) or " ".join(map(str, args))
-            hints = [hint for name in unknown for hint in difflib.get_close_matches(name, SPIDER_ARGUMENTS, 1)]
-            raise ConfigError(
-                f"{given}: unknown spider argument{'s' if len(unknown) > 1 else ''}"
-                f"{f' (did you mean {hints[0]}?)' if hints else ''}; known: {', '.join(SPIDER_ARGUMENTS)}"
-            )
-        super().__init__(**kwargs)
-        self.arguments = SpiderArguments.parse(sections, pages, since, refresh)
+    def __init__(self, **kwargs: Any) -> None:
+        self.arguments = SpiderArguments.from_kwargs(kwargs)
+        super().__init__(**{name: value for name, value in kwargs.items() if name in RUNNER_ARGUMENTS})
         self.sections: tuple[Section, ...] = ()
         self.listings: OrderedListings[RollItem] = OrderedListings(())
-        self._stop_at_known: set[str] = set()  # sections whose older pages a finished run covered
-        self._left_behind: set[str] = set()  # sections with an article or a page not done this run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SinaFinanceSpider:
         spider: SinaFinanceSpider = super().from_crawler(crawler, *args, **kwargs)
-        spider.sections = select_sections(load_sections(crawler.settings), spider.arguments.sections)
+        config = Config.of(crawler)
+        spider.config = config
+        spider.sections = select_sections(config.sections, spider.arguments.sections)
         spider.listings = OrderedListings([section.id for section in spider.sections])
         spider.run = CrawlRun.of(crawler)
-        spider.parse_workers = ParseWorkers.from_crawler(crawler)
-        if any(section.needs_browser for section in spider.sections):
+        spider.parse_workers = ParseWorkers(
+            config.parse_workers,
+            budget=config.parse_timeout,
+            count_event=lambda event: crawler.stats.inc_value(f"sina/parse_workers/{event}"),  # once crawling
+        )
+        crawler.signals.connect(spider.parse_workers.close, signal=signals.spider_closed)
+        if any(isinstance(section, PageSection) for section in spider.sections):
             # Settings can still change here; only now is a browser needed at all.
             for name, value in browser_settings(crawler.settings).items():
                 crawler.settings.set(name, value, priority="spider")
@@ -164,12 +107,7 @@ class SinaFinanceSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        state = self.run.state  # opened by the first pipeline's open_spider
-        if state is not None:
-            for section in self.sections:
-                if state.pages_done(section.id) >= self.arguments.pages:
-                    self._stop_at_known.add(section.id)
-                state.set_pages_done(section.id, 0)  # until this run finishes the section
+        self.run.begin([section.id for section in self.sections], self.arguments.pages)
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
             ", ".join(f"{section.id} ({section.kind})" for section in self.sections),
@@ -178,12 +116,13 @@ class SinaFinanceSpider(scrapy.Spider):
             "; refresh: every article fetched again" if self.arguments.refresh else "",
         )
         for section in self.sections:
-            if section.kind == "roll":
-                yield self._roll_request(section, 1)
-            elif section.kind == "column":
-                yield self._list_request(section, column_url(section.cid or ""), self.parse_column)
-            else:
-                yield self._browser_request(section)
+            match section:
+                case RollSection():
+                    yield self._roll_request(section, 1)
+                case ColumnSection():
+                    yield self._list_request(section, column_url(section.cid), self.parse_column)
+                case PageSection():
+                    yield self._browser_request(section)
 
     # --- listings ----------------------------------------------------------------
 
@@ -197,22 +136,22 @@ class SinaFinanceSpider(scrapy.Spider):
             dont_filter=True,
         )
 
-    def _browser_request(self, section: Section) -> scrapy.Request:
+    def _browser_request(self, section: PageSection) -> scrapy.Request:
         wait = PageMethod("wait_for_function", _LINKS_OR_ERROR_PAGE, arg=section.wait_for)
         return self._list_request(
             section,
-            section.url or "",
+            section.url,
             self.parse_list_page,
             playwright=True,
             playwright_page_methods=[wait],
             playwright_context_kwargs={
-                "ignore_https_errors": self.crawler.settings.getbool("SINA_BROWSER_IGNORE_HTTPS_ERRORS"),
+                "ignore_https_errors": self.config.browser_ignore_https_errors,
             },
         )
 
-    def _roll_request(self, section: Section, page: int) -> scrapy.Request:
+    def _roll_request(self, section: RollSection, page: int) -> scrapy.Request:
         return scrapy.Request(
-            roll_api_url(section.pageid or "", section.lid or "", page, MAX_PAGE_SIZE),
+            roll_api_url(section.pageid, section.lid, page, MAX_PAGE_SIZE),
             headers={"Referer": API_REFERER, "Accept": "application/json, */*;q=0.1"},
             callback=self.parse_roll,
             errback=self.list_failed,
@@ -222,7 +161,7 @@ class SinaFinanceSpider(scrapy.Spider):
         )
 
     @one_section_only
-    def parse_roll(self, response: Response, section: Section, page: int) -> Iterator[scrapy.Request]:
+    def parse_roll(self, response: Response, section: RollSection, page: int) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
         try:
             roll_page = parse_roll_page(_text_of(response))
@@ -245,26 +184,24 @@ class SinaFinanceSpider(scrapy.Spider):
             yield from self._complete(section)
 
     @one_section_only
-    def parse_column(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
+    def parse_column(self, response: Response, section: ColumnSection) -> Iterator[scrapy.Request]:
         tree = parse_page(_page_of(response))
         entries, skipped = column_entries(tree, response.url)
         for url in skipped:
             self._skip_listed(section, "not_article", response.url, url)
         if not entries and not skipped:
-            self.crawler.stats.inc_value("sina/list/failed/no_links")
-            self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
-            self.logger.warning("Column page lists nothing (section %s): %s", section.id, response.url)
+            self._list_failed(section, response.url, "no_links", what="Column page")
         self._admit(section, entries)
         yield from self._complete(section)
 
     @one_section_only
-    def parse_list_page(self, response: Response, section: Section) -> Iterator[scrapy.Request]:
+    def parse_list_page(self, response: Response, section: PageSection) -> Iterator[scrapy.Request]:
         try:  # the browser follows redirects itself, past FetchPolicyMiddleware
             FetchPolicy().check(response.url, LISTING)
         except RefusedURL as refused:
             self._list_failed(
                 section,
-                response.request.url if response.request else section.url or "",
+                response.request.url if response.request else section.url,
                 "offsite_redirect",
                 f"the browser was sent to {refused.url}",
             )
@@ -272,9 +209,7 @@ class SinaFinanceSpider(scrapy.Spider):
             return
         entries = page_article_links(parse_page(_page_of(response)), response.url)
         if not entries:
-            self.crawler.stats.inc_value("sina/list/failed/no_links")
-            self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
-            self.logger.warning("List page has no article link (section %s): %s", section.id, response.url)
+            self._list_failed(section, response.url, "no_links", what="List page")
         self._admit(section, entries)
         yield from self._complete(section)
 
@@ -309,7 +244,7 @@ class SinaFinanceSpider(scrapy.Spider):
         self.listings.add(section.id, admitted)
         # Paging goes on unless the page reached `since` or held only known articles (and
         # the last run finished what it listed below: it may have been killed, or failed).
-        all_known = known > 0 and not admitted and section.id in self._stop_at_known
+        all_known = known > 0 and not admitted and self.run.section(section.id).stop_at_known
         return not older and not all_known
 
     def _is_known(self, entry: RollItem) -> bool:
@@ -338,7 +273,8 @@ class SinaFinanceSpider(scrapy.Spider):
         self, section: Section, url: str, reason: str, detail: str = "", *, what: str = "Listing", bug: bool = False
     ) -> None:
         """A listing gave nothing: that section alone is failed, counted and logged."""
-        self._left_behind.add(section.id)
+        progress = self.run.section(section.id)
+        progress.listing_failed = progress.left_behind = True
         kind = "roll" if section.kind == "roll" else "list"
         self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
@@ -357,6 +293,7 @@ class SinaFinanceSpider(scrapy.Spider):
         before = self.listings.duplicates
         released = self.listings.complete(section.id)
         if released:
+            self.run.articles_requested += len(released)
             self.crawler.stats.inc_value("sina/articles/requested", len(released))
         by_id = {s.id: s for s in self.sections}
         for section_id, entry in released:
@@ -396,6 +333,7 @@ class SinaFinanceSpider(scrapy.Spider):
         except PageTimedOut as exc:
             self._article_skipped(section, "parse_timeout", response.url, str(exc))
             return
+        self.run.articles_parsed += 1
         self.crawler.stats.inc_value("sina/articles/parsed")
         redirects = response.meta.get("redirect_urls")
         if redirects:  # on Sina's hosts (FetchPolicyMiddleware): kept, and said
@@ -412,21 +350,10 @@ class SinaFinanceSpider(scrapy.Spider):
 
     def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
         if reason not in _SKIPPED_FOR_GOOD:
-            self._left_behind.add(section.id)
+            self.run.section(section.id).left_behind = True
         self.crawler.stats.inc_value(f"sina/skipped/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
         self.logger.warning("Article skipped (%s): %s%s", reason, url, f": {detail}" if detail else "")
-
-    def closed(self, reason: str) -> None:
-        """A finished run that left nothing behind in a section lets the next one stop
-        that section's paging at a page of known articles."""
-        state = self.run.state
-        if reason != "finished" or state is None:
-            return
-        for section in self.sections:
-            failed = self.crawler.stats.get_value(f"sina/section/{section.id}/failed")
-            if section.id not in self._left_behind and not failed:
-                state.set_pages_done(section.id, self.arguments.pages)
 
 
 # Article pages that no later fetch will turn into a post.
@@ -434,7 +361,7 @@ _SKIPPED_FOR_GOOD = frozenset({"no_body", "empty_body", "no_title", "no_date"})
 
 
 def _content_type(response: Response) -> str:
-    return response.headers.get("Content-Type", b"").decode("latin-1")
+    return (response.headers.get("Content-Type") or b"").decode("latin-1")
 
 
 def _decoded(response: Response) -> tuple[str, str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from crawler.storage.locking import LOCK_NAME
+from tests.conftest import CORPUS  # noqa: F401  (re-exported: modules import it from here too)
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
 
 
 @dataclass

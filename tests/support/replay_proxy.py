@@ -17,7 +17,7 @@ Usage::
 
 CLI::
 
-    python -m tests.support.replay_proxy --corpus ../shared/corpus --port 8899
+    python -m tests.support.replay_proxy --corpus tests/corpus --port 8899
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ DEFAULT_CERT_NAMES: tuple[str, ...] = (
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
 _FAULTS = (None, "drop", "truncate")
 _MAX_HEAD = 256 * 1024
+_HOLD_POLL = 0.01
 
 
 @dataclass
@@ -113,6 +114,8 @@ class ProxyResponse:
     ``fault`` is ``None``, ``"drop"`` (close without answering) or
     ``"truncate"`` (full Content-Length, half the body, then close).
     ``delay`` seconds are waited before answering (or faulting).
+    ``hold``: the answer waits until this event is set (after ``delay``), so that a test
+    orders events ("answered only once the crawl was killed") instead of guessing a time.
     """
 
     status: int = 200
@@ -120,6 +123,7 @@ class ProxyResponse:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     fault: str | None = None
+    hold: threading.Event | None = None
 
 
 Handler = Callable[[ProxyRequest], ProxyResponse]
@@ -534,6 +538,8 @@ class ReplayProxy:
             response = self.resolve(request)
             if response.delay > 0:
                 await asyncio.sleep(response.delay)
+            while response.hold is not None and not response.hold.is_set():
+                await asyncio.sleep(_HOLD_POLL)  # cancelled with the connection when the proxy stops
             if response.fault == "drop":
                 writer.close()
                 raise _CloseConnection
@@ -785,10 +791,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cases = load_corpus(args.corpus)
     with ReplayProxy(port=args.port) as proxy:
-        serve_corpus(proxy, cases, pageid=args.pageid, lid=args.lid)
-        print(f"proxy listening on {proxy.url}", flush=True)
-        print(f"{len(cases)} cases; CA certificate: {proxy.ca_pem_path}", flush=True)
-        try:
+        try:  # from the first line printed on, Ctrl-C (SIGINT) is a clean stop
+            serve_corpus(proxy, cases, pageid=args.pageid, lid=args.lid)
+            print(f"proxy listening on {proxy.url}", flush=True)
+            print(f"{len(cases)} cases; CA certificate: {proxy.ca_pem_path}", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:

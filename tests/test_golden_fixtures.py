@@ -1,5 +1,16 @@
-"""Real Hexo 7 reads the golden posts (and hand-made ones) with the expected fields, and
-renders the clean ones without a code block the article does not have.
+"""Validates the golden fixtures, not the crawler: no crawler code runs here.
+
+The golden posts (tests/corpus/<case>/expected.md and expected_sample.md, kept in step
+by scripts/sync-corpus) are the crawler's expected output; if one were wrong,
+the byte-for-byte end-to-end tests would hold the crawler to a wrong post.  So real Hexo 7
+reads each golden file with the fields the spec (docs/hexo-post.md) gives it, from its
+item.json; the spec's title quoting is checked the same way on hand-made posts; and both
+body styles of every golden are rendered (Hexo 7 + landscape) to count code blocks: none
+that the article lacks in the clean style, some in the sample style.
+
+The crawler's own posts are loaded by Hexo in
+tests/test_e2e_corpus.py::test_hexo_loads_every_written_post, and compared byte for byte
+with these goldens there.
 
 Needs Node.js and ``npm ci --prefix tests/hexo``; without them these tests fail, never skip.
 """
@@ -16,11 +27,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CASES as CORPUS_CASES
+from tests.conftest import CORPUS
 from tests.support.blog import RenderedPost, count_code_blocks, render_site, site_installed, site_not_installed_message
 from tests.support.hexo import hexo_installed, load_with_hexo, not_installed_message
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.md").is_file()) if CORPUS.is_dir() else []
+pytestmark = [pytest.mark.e2e, pytest.mark.hexo]
+
+CASES = [case.name for case in CORPUS_CASES]
 CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
 
 
@@ -60,7 +74,7 @@ def _read_case(case: str) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def golden_posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """All golden expected.md files, loaded by Hexo in one node run, keyed by source."""
+    """All golden expected.md files (fixtures), loaded by Hexo in one node run, keyed by source."""
     _require_hexo()
     posts_dir = tmp_path_factory.mktemp("golden_posts")
     for case in CASES:
@@ -80,7 +94,7 @@ def test_corpus_present() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_golden_post_loads_in_hexo(case: str, request: pytest.FixtureRequest) -> None:
+def test_golden_fixture_loads_in_hexo_as_the_spec_says(case: str, request: pytest.FixtureRequest) -> None:
     _require_hexo()  # a FAILED test with the install hint, not a setup error
     golden_posts: dict[str, dict] = request.getfixturevalue("golden_posts")
     rel, item = _read_case(case)
@@ -167,14 +181,14 @@ def _article_code_blocks(case: str, golden: str) -> int:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_clean_golden_shows_no_code_block_the_article_lacks(
+def test_clean_golden_fixture_shows_no_code_block_the_article_lacks(
     case: str, rendered_goldens: dict[str, dict[str, RenderedPost]]
 ) -> None:
     content = rendered_goldens["clean"][case].content
     assert count_code_blocks(content) == _article_code_blocks(case, "expected.md"), content
 
 
-def test_sample_goldens_show_code_blocks(rendered_goldens: dict[str, dict[str, RenderedPost]]) -> None:
+def test_sample_golden_fixtures_show_code_blocks(rendered_goldens: dict[str, dict[str, RenderedPost]]) -> None:
     """Why `clean` is the default: the sample style's blank lines end the HTML block."""
     counts = {case: count_code_blocks(post.content) for case, post in rendered_goldens["sample"].items()}
     shown = {case: count for case, count in counts.items() if count}
