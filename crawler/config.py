@@ -18,12 +18,25 @@ from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
 from crawler.net.fetch_policy import DEFAULT_IMAGE_HOSTS
 
-SECTION_KINDS = ("roll", "column", "page")
+SECTION_KINDS = ("roll", "column", "page", "zhibo", "feed")
 _COMMON_KEYS = {"id", "name", "kind", "categories", "author", "enabled"}
 _REQUIRED_COMMON = {"id", "name", "kind", "categories", "author"}
 # Keys of each kind: the roll API's list, a column page's cid, a JS-built list page.
-_KIND_KEYS = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url", "wait_for"}}
-_KIND_REQUIRED = {"roll": {"pageid", "lid"}, "column": {"cid"}, "page": {"url"}}
+_KIND_KEYS = {
+    "roll": {"pageid", "lid"},
+    "column": {"cid"},
+    "page": {"url", "wait_for"},
+    "zhibo": {"zhibo_id"},
+    "feed": {"cids"},
+}
+_KIND_REQUIRED = {
+    "roll": {"pageid", "lid"},
+    "column": {"cid"},
+    "page": {"url"},
+    "zhibo": {"zhibo_id"},
+    "feed": {"cids"},
+}
+_CIDS = re.compile(r"^\d+(,\d+)*$")
 _SECTION_KEYS = _COMMON_KEYS.union(*_KIND_KEYS.values())
 DEFAULT_WAIT_FOR = 'a[href*="/doc-i"]'  # a page section is read once article links exist
 _OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images", "image_hosts", "body"}
@@ -72,7 +85,23 @@ class PageSection(_SectionBase):
     kind: ClassVar[str] = "page"
 
 
-Section = RollSection | ColumnSection | PageSection
+@dataclass(frozen=True, slots=True)
+class ZhiboSection(_SectionBase):
+    """Sina's 7×24 live feed, channel ``zhibo_id`` (152: 财经): one post per flash."""
+
+    zhibo_id: str
+    kind: ClassVar[str] = "zhibo"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSection(_SectionBase):
+    """A JSON channel list, interface.sina.cn public_news_data (``cids``: 57045, US stocks)."""
+
+    cids: str
+    kind: ClassVar[str] = "feed"
+
+
+Section = RollSection | ColumnSection | PageSection | ZhiboSection | FeedSection
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +200,10 @@ def _section(node: yaml.Node, source: str) -> Section:
     if missing:
         raise ConfigError(f"{_where(source, node)}: section of kind {kind} misses key(s): {', '.join(missing)}")
     kind_values = {key: _text(fields, key, source) for key in _KIND_KEYS[kind] if key in fields}
+    if kind == "zhibo" and not kind_values["zhibo_id"].isdigit():
+        raise ConfigError(f"{_where(source, fields['zhibo_id'])}: key 'zhibo_id': expected digits (e.g. 152)")
+    if kind == "feed" and not _CIDS.match(kind_values["cids"]):
+        raise ConfigError(f"{_where(source, fields['cids'])}: key 'cids': expected digits, comma-separated")
     if kind == "column" and not kind_values["cid"].isdigit():
         raise ConfigError(f"{_where(source, fields['cid'])}: key 'cid': expected digits")
     if kind == "page" and not kind_values["url"].startswith(("https://", "http://")):
@@ -208,6 +241,10 @@ def _section(node: yaml.Node, source: str) -> Section:
         )
     if kind == "column":
         return ColumnSection(section_id, name, three, author, enabled, cid=kind_values["cid"])
+    if kind == "zhibo":
+        return ZhiboSection(section_id, name, three, author, enabled, zhibo_id=kind_values["zhibo_id"])
+    if kind == "feed":
+        return FeedSection(section_id, name, three, author, enabled, cids=kind_values["cids"])
     return PageSection(
         section_id, name, three, author, enabled, url=kind_values["url"], wait_for=kind_values["wait_for"]
     )

@@ -24,5 +24,8 @@ class ArticleItem:
     image_files: list[dict[str, str]] = field(default_factory=list)  # HEXO_IMAGES=local
     body_html: str | None = None  # BODY of the post format
     body_image_spans: list[tuple[int, int, str]] = field(default_factory=list)  # each <img> src in body_html
-    mtime: int | None = None  # roll API mtime (unix seconds)
+    mtime: int | None = None  # roll API mtime, or a flash's update_time (unix seconds)
+    kind: str = "article"  # article, gallery, video or flash (docs/post-kinds.md)
+    tags: list[str] = field(default_factory=list)  # a flash's tags
+    stocks: list[dict[str, str]] = field(default_factory=list)  # a flash's stocks: market, symbol, key
     path: str | None = None  # post path relative to HEXO_POSTS_DIR (set when written)

@@ -9,11 +9,14 @@ from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from crawler.config import Section
+from crawler.hexo.body import BodyStyle, process_body
 from crawler.hexo.fields import clean_title, iso_utc, parse_published_time, utc_from_timestamp
+from crawler.hexo.shapes import flash_html
 from crawler.items import ArticleItem
 from crawler.parsing.page_facts import PageFacts
 from crawler.sina import article_page
 from crawler.sina.roll_api import RollItem
+from crawler.sina.zhibo_api import ZHIBO_REFERER, Flash
 
 
 class ArticleError(Exception):
@@ -52,6 +55,8 @@ class ArticleLoader(ItemLoader):
     summary_in = MapCompose(_strip)
     keywords_in = MapCompose(_split_keywords)
     keywords_out = Identity()
+    tags_out = Identity()
+    stocks_out = Identity()
     categories_out = Identity()
     image_urls_out = Identity()
     body_image_spans_out = Identity()
@@ -119,9 +124,38 @@ def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts
     loader.add_value("body_html", body.html)
     loader.add_value("body_image_spans", list(body.image_spans))
     loader.add_value("mtime", listing.mtime)
+    loader.add_value("kind", listing.kind)
     item: ArticleItem = loader.load_item()
     if not item.title:
         raise ArticleError("no_title", "no title in the API item, og:title or <h1>")
     if not item.date:
         raise ArticleError("no_date", "no intime in the API item, no article:published_time")
+    return item
+
+
+def load_flash(flash: Flash, section: Section, style: BodyStyle) -> ArticleItem:
+    """The item for one flash of the live feed (docs/post-kinds.md): its title from its
+    【…】 lead or its first sentence, its date from create_time, its body from its text and
+    images through the article body rules; no page is fetched."""
+    base = flash.docurl or ZHIBO_REFERER
+    body = process_body(flash_html(flash.text, flash.images), base, style)
+    loader = ArticleLoader()
+    loader.add_value("publishid", flash.publishid)
+    loader.add_value("url", flash.docurl or f"{ZHIBO_REFERER}#{flash.id}")
+    loader.add_value("section", section.id)
+    loader.add_value("title", flash.title)
+    loader.add_value("date", iso_utc(utc_from_timestamp(flash.created)))
+    loader.add_value("summary", flash.plain_text)
+    loader.add_value("keywords", list(flash.tags))
+    loader.add_value("tags", list(flash.tags))
+    loader.add_value("stocks", list(flash.stocks))
+    loader.add_value("categories", list(section.categories))
+    loader.add_value("author", section.author)
+    loader.add_value("headimg", body.first_image)
+    loader.add_value("image_urls", list(body.image_urls))
+    loader.add_value("body_html", body.html)
+    loader.add_value("body_image_spans", list(body.image_spans))
+    loader.add_value("mtime", flash.updated)
+    loader.add_value("kind", "flash")
+    item: ArticleItem = loader.load_item()
     return item

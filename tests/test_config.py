@@ -8,8 +8,10 @@ from scrapy.settings import Settings
 from crawler.config import (
     ColumnSection,
     ConfigError,
+    FeedSection,
     PageSection,
     RollSection,
+    ZhiboSection,
     load_output,
     load_sections,
     parse_sections,
@@ -47,7 +49,7 @@ def test_packaged_sections() -> None:
     assert china.author == "新浪财经"
     lids = {(section.pageid, section.lid) for section in sections if isinstance(section, RollSection)}
     kinds = {type(section) for section in sections}
-    assert kinds == {RollSection, ColumnSection, PageSection}
+    assert kinds == {RollSection, ColumnSection, PageSection, ZhiboSection, FeedSection}
     assert all(section.url.startswith("https://") for section in sections if isinstance(section, PageSection))
     for lid in ("1687", "1688", "1689", "1690", "3231"):
         assert ("155", lid) in lids

@@ -106,7 +106,7 @@ def test_a_bug_met_on_a_page_fails_that_page_only_and_the_worker_goes_on() -> No
 def test_a_bug_in_process_is_reported_as_a_worker_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from crawler.parsing import workers as parse_workers
 
-    def buggy(body: bytes, content_type: str | None, url: str, style: str) -> object:
+    def buggy(body: bytes, content_type: str | None, url: str, style: str, kind: str) -> object:
         raise ZeroDivisionError("a bug met on this page")
 
     monkeypatch.setattr(parse_workers, "page_facts", buggy)

@@ -3,7 +3,7 @@
 It imports no Scrapy and no asyncio, only what page_facts needs, to stay small.
 
 Protocol, private to these two modules: for each page the crawl writes a frame
-``(url, content_type, body style, body length)`` on the worker's stdin, then the body's bytes as they
+``(url, content_type, body style, page kind, body length)`` on the worker's stdin, then the body's bytes as they
 are (not pickled: no copy of a 200 KB page in the crawl).  The worker answers each page,
 in order, on its stdout with a frame ``(True, PageFacts)`` or ``(False, traceback)``.  A
 frame is an 8-byte big-endian length, then a pickle (both ends are this code).  The
@@ -30,9 +30,9 @@ def frame(value: object) -> bytes:
     return len(data).to_bytes(LENGTH, "big") + data
 
 
-def page_request(url: str, content_type: str | None, style: BodyStyle, body: bytes) -> tuple[bytes, bytes]:
+def page_request(url: str, content_type: str | None, style: BodyStyle, kind: str, body: bytes) -> tuple[bytes, bytes]:
     """What the crawl writes for one page: the frame, then the body itself."""
-    return frame((url, content_type, style, len(body))), body
+    return frame((url, content_type, style, kind, len(body))), body
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
@@ -41,12 +41,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         header = requests.read(LENGTH)
         if len(header) < LENGTH:
             return
-        url, content_type, style, size = pickle.loads(requests.read(int.from_bytes(header, "big")))
+        url, content_type, style, kind, size = pickle.loads(requests.read(int.from_bytes(header, "big")))
         body = requests.read(size)
         if len(body) < size:
             return
         try:
-            answer: tuple[bool, object] = (True, page_facts(body, content_type, url, style))
+            answer: tuple[bool, object] = (True, page_facts(body, content_type, url, style, kind))
         except Exception:  # a bug on some page: reported with the page, the worker goes on
             answer = (False, f"{url}:\n{traceback.format_exc()}")
         answers.write(frame(answer))

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from crawler.hexo.body import DEFAULT_BODY_STYLE, BodyStyle
 from crawler.parsing.page_facts import PageFacts, page_facts
 from crawler.parsing.worker import LENGTH, page_request
+from crawler.sina.urls import ARTICLE
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,9 @@ class _Worker:
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         return cls(process, budget)
 
-    def submit(self, body: bytes, content_type: str | None, url: str, style: BodyStyle) -> asyncio.Future[PageFacts]:
+    def submit(
+        self, body: bytes, content_type: str | None, url: str, style: BodyStyle, kind: str
+    ) -> asyncio.Future[PageFacts]:
         answer: asyncio.Future[PageFacts] = asyncio.get_running_loop().create_future()
         if not self.alive:
             answer.set_exception(WorkerDied(f"worker {self.process.pid} had ended"))
@@ -107,7 +110,7 @@ class _Worker:
         if not self.waiting:
             self._head_since = time.monotonic()
         self.waiting.append(answer)
-        for part in page_request(url, content_type, style, body):
+        for part in page_request(url, content_type, style, kind, body):
             self.process.stdin.write(part)
         return answer
 
@@ -194,11 +197,16 @@ class ParseWorkers:
         self._dead: set[_Worker] = set()
 
     async def page_facts(
-        self, body: bytes, content_type: str | None, url: str, style: BodyStyle = DEFAULT_BODY_STYLE
+        self,
+        body: bytes,
+        content_type: str | None,
+        url: str,
+        style: BodyStyle = DEFAULT_BODY_STYLE,
+        kind: str = ARTICLE,
     ) -> PageFacts:
         if self.count == 0:
             try:
-                return page_facts(body, content_type, url, style)
+                return page_facts(body, content_type, url, style, kind)
             except Exception as exc:  # as a worker reports it, so both ways end alike
                 raise PageFactsError(f"{url}:\n{traceback.format_exc()}") from exc
         if self._slots is None:
@@ -206,13 +214,13 @@ class ParseWorkers:
         async with self._slots:
             worker = await self._least_busy()
             try:
-                return await worker.submit(body, content_type, url, style)
+                return await worker.submit(body, content_type, url, style, kind)
             except WorkerDied as died:
                 if worker not in self._dead:  # counted once, whatever number of pages it held
                     self._dead.add(worker)
                     self._inc("died")
                 logger.warning("Parse worker died (%s); parsing %s again, alone", died, url)
-        return await self._retry(body, content_type, url, style)
+        return await self._retry(body, content_type, url, style, kind)
 
     async def close(self) -> None:
         workers = [*self._workers, *([self._retry_worker] if self._retry_worker else [])]
@@ -228,14 +236,14 @@ class ParseWorkers:
                 self._workers.append(await self._start())
         return min(self._workers, key=lambda worker: len(worker.waiting))
 
-    async def _retry(self, body: bytes, content_type: str | None, url: str, style: BodyStyle) -> PageFacts:
+    async def _retry(self, body: bytes, content_type: str | None, url: str, style: BodyStyle, kind: str) -> PageFacts:
         if self._retrying is None:
             self._retrying = asyncio.Lock()
         async with self._retrying:  # one page at a time: a death now is that page's doing
             if self._retry_worker is None or not self._retry_worker.alive:
                 self._retry_worker = await self._start()
             try:
-                return await self._retry_worker.submit(body, content_type, url, style)
+                return await self._retry_worker.submit(body, content_type, url, style, kind)
             except WorkerDied as died:
                 self._inc("died")
                 raise PageCrashedParser(f"the page killed a parse worker twice ({died})") from None

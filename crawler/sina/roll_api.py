@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from crawler.sina.urls import NotArticle, article_url
+from crawler.sina.urls import ARTICLE, NotArticle, listed_page
 
 ROLL_API = "https://feed.mix.sina.com.cn/api/roll/get"
 MAX_PAGE_SIZE = 50  # larger values are clamped by the server
@@ -107,7 +107,7 @@ def _writable(item: dict[str, Any], value: str, key: str) -> str:
 class RollItem:
     """What the spider needs of one roll-API item that lists an article."""
 
-    publishid: str
+    publishid: str  # the page's id (an article's or a video's publishid, a gallery's slide_… name)
     url: str  # as listed, WHATWG-serialised
     docid: str | None
     title: str | None
@@ -117,6 +117,7 @@ class RollItem:
     media_name: str | None
     intro: str | None
     keywords: str | None
+    kind: str = ARTICLE  # article, gallery or video (crawler.sina.urls)
 
 
 def roll_item(item: dict[str, Any]) -> RollItem:
@@ -126,7 +127,7 @@ def roll_item(item: dict[str, Any]) -> RollItem:
         raise SkippedItem("no_url", f"item {item.get('docid')!r} has no url")
     _writable(item, url, "url")
     try:
-        url, publishid = article_url(url)
+        url, publishid, kind = listed_page(url)
     except NotArticle as exc:
         raise SkippedItem("unsafe_url" if exc.unsafe else "not_article", str(exc)) from None
     ctime = item_time(item, "ctime")
@@ -149,4 +150,5 @@ def roll_item(item: dict[str, Any]) -> RollItem:
         media_name=text("media_name"),
         intro=text("intro"),
         keywords=text("keywords"),
+        kind=kind,
     )

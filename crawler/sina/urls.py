@@ -1,8 +1,8 @@
-"""Sina article URLs (site notes §2).
+"""Sina article URLs (site notes §2), and the gallery and video pages listings also hold.
 
 A listed URL is read with the WHATWG URL parser, the parse that also builds the
 request (crawler.net.fetch_policy): its host, not a string match, decides whether it is
-one of Sina's PC article pages.
+one of Sina's pages.
 """
 
 from __future__ import annotations
@@ -34,16 +34,39 @@ class NotArticle(ValueError):
         return self.reason not in _NOT_ARTICLE and self.reason != "not_article"
 
 
-def article_url(url: str) -> tuple[str, str]:
-    """(the URL as WHATWG serialises it, publishid) of a PC article URL, or NotArticle."""
+ARTICLE = "article"
+GALLERY = "gallery"
+VIDEO = "video"
+# A gallery (图集): slide.<channel>.sina.com.cn/<path>/slide_<ch>_<sid>_<id>.html[/d/8 …]
+_GALLERY_PATH = re.compile(r"/(slide_\d+_\d+_\d+)\.html(?:/|$)")
+# A video page: video.sina.com.cn/p/<channel>/<YYYY-MM-DD>/detail-i<publishid>.d.html
+_VIDEO_PATH = re.compile(r"/detail-i([a-z]{7}\d{7})\.d\.html$")
+
+
+def listed_page(url: str) -> tuple[str, str, str]:
+    """(the URL as WHATWG serialises it, the page's id, its kind) of a page a post can be
+    made of: a PC article (``doc-i<publishid>.shtml``), a gallery (``slide.*``) or a video
+    page (``video.sina.com.cn``); NotArticle for anything else."""
     try:
-        href = checked_url(url, ARTICLE_HOSTS).href
+        checked = checked_url(url, ARTICLE_HOSTS)
     except RefusedURL as refused:
         raise NotArticle(refused.reason, url) from None
-    match = _ARTICLE_PATH.search(ada_url.parse_url(href)["pathname"])
-    if match is None:
+    path = ada_url.parse_url(checked.href)["pathname"]
+    if match := _ARTICLE_PATH.search(path):
+        return checked.href, match.group(1), ARTICLE
+    if checked.hostname.startswith("slide.") and (match := _GALLERY_PATH.search(path)):
+        return checked.href, match.group(1), GALLERY
+    if checked.hostname == "video.sina.com.cn" and (match := _VIDEO_PATH.search(path)):
+        return checked.href, match.group(1), VIDEO
+    raise NotArticle("not_article", url)
+
+
+def article_url(url: str) -> tuple[str, str]:
+    """(the URL as WHATWG serialises it, publishid) of a PC article URL, or NotArticle."""
+    href, publishid, kind = listed_page(url)
+    if kind != ARTICLE:
         raise NotArticle("not_article", url)
-    return href, match.group(1)
+    return href, publishid
 
 
 def article_publishid(url: str) -> str | None:

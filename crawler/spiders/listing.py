@@ -8,8 +8,19 @@ from typing import Generic, Protocol, TypeVar
 
 
 class Listed(Protocol):
+    """What a listing gives of each entry: an article, a gallery, a video, a flash."""
+
     @property
     def publishid(self) -> str: ...
+
+    @property
+    def mtime(self) -> int | None: ...  # changed: written again
+
+    @property
+    def ctime(self) -> int | None: ...  # when it was listed (for -a since)
+
+    @property
+    def intime(self) -> int | None: ...
 
 
 T = TypeVar("T", bound=Listed)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import scrapy
 from scrapy import signals
@@ -17,14 +17,25 @@ from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
 from crawler.browser import browser_settings, executable_problem
-from crawler.config import ColumnSection, Config, ConfigError, PageSection, RollSection, Section, select_sections
+from crawler.config import (
+    ColumnSection,
+    Config,
+    ConfigError,
+    FeedSection,
+    PageSection,
+    RollSection,
+    Section,
+    ZhiboSection,
+    select_sections,
+)
 from crawler.extensions.runstate import CrawlRun
 from crawler.failures import failure_reason
 from crawler.items import ArticleItem
-from crawler.loaders import ArticleError, load_article
+from crawler.loaders import ArticleError, load_article, load_flash
 from crawler.net.fetch_policy import ARTICLE, LISTING, FetchPolicy, RefusedURL
 from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers
 from crawler.sina.article_page import decode_page, parse_page, parser_input
+from crawler.sina.feed_api import FEED_REFERER, feed_api_url, feed_item, parse_feed_page
 from crawler.sina.list_pages import column_entries, column_url, page_article_links
 from crawler.sina.roll_api import (
     API_REFERER,
@@ -37,8 +48,9 @@ from crawler.sina.roll_api import (
     roll_item,
 )
 from crawler.sina.urls import article_request_url
+from crawler.sina.zhibo_api import PAGE_SIZE, ZHIBO_REFERER, ZhiboApiError, flash, parse_zhibo_page, zhibo_api_url
 from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
-from crawler.spiders.listing import OrderedListings
+from crawler.spiders.listing import Listed, OrderedListings
 
 # What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
 # or nothing at all on an error page (4xx/5xx), whose status then reaches list_failed as
@@ -49,7 +61,8 @@ _LINKS_OR_ERROR_PAGE = (
 )
 
 
-ListingCallback = Callable[..., Iterator[scrapy.Request]]
+ListingCallback = Callable[..., Iterator[Any]]
+T = TypeVar("T")
 
 
 def one_section_only(callback: ListingCallback) -> ListingCallback:
@@ -58,9 +71,7 @@ def one_section_only(callback: ListingCallback) -> ListingCallback:
     sections, which wait for it in sections.yaml order, go on."""
 
     @functools.wraps(callback)
-    def guarded(
-        self: SinaFinanceSpider, response: Response, section: Section, **kwargs: Any
-    ) -> Iterator[scrapy.Request]:
+    def guarded(self: SinaFinanceSpider, response: Response, section: Section, **kwargs: Any) -> Iterator[Any]:
         try:
             requests = list(callback(self, response, section, **kwargs))
         except Exception as exc:
@@ -123,6 +134,10 @@ class SinaFinanceSpider(scrapy.Spider):
                     yield self._list_request(section, column_url(section.cid), self.parse_column)
                 case PageSection():
                     yield self._browser_request(section)
+                case ZhiboSection():
+                    yield self._zhibo_request(section, 1)
+                case FeedSection():
+                    yield self._feed_request(section)
 
     # --- listings ----------------------------------------------------------------
 
@@ -170,13 +185,7 @@ class SinaFinanceSpider(scrapy.Spider):
             yield from self._complete(section)
             return
         stats.inc_value("sina/roll/pages")
-        entries = []
-        for raw in roll_page.items:
-            try:
-                entries.append(roll_item(raw))
-            except SkippedItem as exc:
-                self._skip_listed(section, exc.reason, response.url, exc.detail)
-        go_on = self._admit(section, entries)
+        go_on = self._admit(section, self._usable(section, response.url, roll_page.items, roll_item))
         full_page = len(roll_page.items) >= MAX_PAGE_SIZE
         if page < self.arguments.pages and full_page and go_on:
             yield self._roll_request(section, page + 1)
@@ -213,18 +222,97 @@ class SinaFinanceSpider(scrapy.Spider):
         self._admit(section, entries)
         yield from self._complete(section)
 
+    def _zhibo_request(self, section: ZhiboSection, page: int) -> scrapy.Request:
+        return scrapy.Request(
+            zhibo_api_url(section.zhibo_id, page),
+            headers={"Referer": ZHIBO_REFERER, "Accept": "application/json, */*;q=0.1"},
+            callback=self.parse_zhibo,
+            errback=self.list_failed,
+            cb_kwargs={"section": section, "page": page},
+            meta={"sina_fetch": LISTING},
+            dont_filter=True,
+        )
+
+    def _feed_request(self, section: FeedSection) -> scrapy.Request:
+        return scrapy.Request(
+            feed_api_url(section.cids),
+            headers={"Referer": FEED_REFERER, "Accept": "application/json, */*;q=0.1"},
+            callback=self.parse_feed,
+            errback=self.list_failed,
+            cb_kwargs={"section": section},
+            meta={"sina_fetch": LISTING},
+            dont_filter=True,
+        )
+
+    @one_section_only
+    def parse_zhibo(
+        self, response: Response, section: ZhiboSection, page: int
+    ) -> Iterator[scrapy.Request | ArticleItem]:
+        """A page of the live feed: each new or changed flash is a post at once (no page to
+        fetch); paging goes on as for the roll API."""
+        try:
+            zhibo_page = parse_zhibo_page(_text_of(response))
+        except ZhiboApiError as exc:
+            self._list_failed(section, response.url, exc.reason, exc.detail, what="Live API")
+            yield from self._complete(section)
+            return
+        self.crawler.stats.inc_value("sina/zhibo/pages")
+        flashes = self._usable(section, response.url, zhibo_page.items, flash)
+        admitted, go_on = self._sort_listed(section, flashes)
+        for listed in admitted:
+            self.crawler.stats.inc_value("sina/zhibo/flashes")
+            yield load_flash(listed, section, self.run.output.body_style)
+        more = zhibo_page.total_pages is None or page < zhibo_page.total_pages
+        if page < self.arguments.pages and len(zhibo_page.items) >= PAGE_SIZE and more and go_on:
+            yield self._zhibo_request(section, page + 1)
+        else:
+            yield from self._complete(section)
+
+    @one_section_only
+    def parse_feed(self, response: Response, section: FeedSection) -> Iterator[scrapy.Request]:
+        """A JSON channel list: its articles, galleries and videos, as a roll page's."""
+        try:
+            items = parse_feed_page(_text_of(response))
+        except RollApiError as exc:
+            self._list_failed(section, response.url, exc.reason, exc.detail, what="Feed API")
+            yield from self._complete(section)
+            return
+        self.crawler.stats.inc_value("sina/feed/pages")
+        self._admit(section, self._usable(section, response.url, items, feed_item))
+        yield from self._complete(section)
+
+    def _usable(
+        self, section: Section, list_url: str, raws: Iterable[dict[str, Any]], read: Callable[[dict[str, Any]], T]
+    ) -> list[T]:
+        """The entries of a listing's items that ``read`` accepts; the others skipped and counted."""
+        entries = []
+        for raw in raws:
+            try:
+                entries.append(read(raw))
+            except SkippedItem as exc:
+                self._skip_listed(section, exc.reason, list_url, exc.detail)
+        return entries
+
     def _skip_listed(self, section: Section, reason: str, list_url: str, detail: str) -> None:
         self.crawler.stats.inc_value(f"sina/skipped/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
         log = self.logger.debug if reason == "not_article" else self.logger.warning
-        what = {"roll": "Roll item", "column": "Column item"}.get(section.kind, "Listed link")
+        what = {"roll": "Roll item", "column": "Column item", "zhibo": "Flash", "feed": "Feed item"}.get(
+            section.kind, "Listed link"
+        )
         log("%s skipped (%s) in %s: %s", what, reason, list_url, detail)
 
     def _admit(self, section: Section, entries: list[RollItem]) -> bool:
         """Queue a listing's new or changed articles, count the rest; True: paging may go on."""
+        admitted, go_on = self._sort_listed(section, entries)
+        self.listings.add(section.id, admitted)
+        return go_on
+
+    def _sort_listed(self, section: Section, entries: Sequence[Listed]) -> tuple[list[Any], bool]:
+        """(the new or changed entries, whether paging may go on); the rest counted."""
         stats = self.crawler.stats
         since = self.arguments.since_timestamp
-        admitted: list[RollItem] = []
+        admitted: list[Any] = []
         known = older = 0
         for entry in entries:
             listed_at = entry.ctime or entry.intime
@@ -241,13 +329,12 @@ class SinaFinanceSpider(scrapy.Spider):
         if known:
             stats.inc_value("sina/articles/known", known)
             stats.inc_value(f"sina/section/{section.id}/known", known)
-        self.listings.add(section.id, admitted)
         # Paging goes on unless the page reached `since` or held only known articles (and
         # the last run finished what it listed below: it may have been killed, or failed).
         all_known = known > 0 and not admitted and self.run.section(section.id).stop_at_known
-        return not older and not all_known
+        return admitted, not older and not all_known
 
-    def _is_known(self, entry: RollItem) -> bool:
+    def _is_known(self, entry: Listed) -> bool:
         """Written before in this post format, API mtime unchanged and the post still there:
         no request."""
         if self.arguments.refresh or self.run.state is None:
@@ -275,7 +362,7 @@ class SinaFinanceSpider(scrapy.Spider):
         """A listing gave nothing: that section alone is failed, counted and logged."""
         progress = self.run.section(section.id)
         progress.listing_failed = progress.left_behind = True
-        kind = "roll" if section.kind == "roll" else "list"
+        kind = section.kind if section.kind in ("roll", "zhibo", "feed") else "list"
         self.crawler.stats.inc_value(f"sina/{kind}/failed/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/list_failed")
         self.logger.log(
@@ -318,7 +405,7 @@ class SinaFinanceSpider(scrapy.Spider):
     ) -> AsyncIterator[ArticleItem]:
         try:
             facts = await self.parse_workers.page_facts(
-                response.body, _content_type(response) or None, response.url, self.run.output.body_style
+                response.body, _content_type(response) or None, response.url, self.run.output.body_style, listing.kind
             )
             item = load_article(listing, section, response.url, facts)
         except ArticleError as exc:

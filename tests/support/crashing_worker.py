@@ -25,10 +25,10 @@ class _Reader:
         return data
 
 
-def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str, style: BodyStyle) -> object:
+def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str, style: BodyStyle, kind: str) -> object:
     if "raise-me" in url:
         raise ZeroDivisionError("a bug met on this page")
-    return page_facts(body, content_type, url, style)
+    return page_facts(body, content_type, url, style, kind)
 
 
 def main() -> None:

@@ -46,11 +46,13 @@ __all__ = [
     "DEFAULT_CERT_NAMES",
     "ROLL_API_PREFIX",
     "CorpusCase",
+    "FeedApi",
     "Handler",
     "ProxyRequest",
     "ProxyResponse",
     "ReplayProxy",
     "RollApi",
+    "ZhiboApi",
     "load_corpus",
     "normalize_url",
     "serve_corpus",
@@ -710,6 +712,89 @@ class RollApi:
             body = text.encode()
             ctype = "application/json; charset=utf-8"
         return ProxyResponse(200, body, {"Content-Type": ctype})
+
+
+class ZhiboApi:
+    """Fake of Sina's 7x24 live API (``zhibo.sina.com.cn/api/zhibo/feed``), in the envelope
+    of the recorded answer (tests/recorded/zhibo.api.zhibo.feed_zhibo_id152_page1…json).
+
+    ``channels`` maps a ``zhibo_id`` (string) to its flashes, newest first; it may be
+    mutated between crawls.  An unknown channel answers ``status.code`` 1."""
+
+    prefix = "https://zhibo.sina.com.cn/api/zhibo/feed"
+
+    def __init__(self, channels: dict[str, list[dict]] | None = None) -> None:
+        self.channels: dict[str, list[dict]] = dict(channels or {})
+
+    def install(self, proxy: ReplayProxy) -> ZhiboApi:
+        proxy.add_handler(self.prefix, self)
+        return self
+
+    def envelope(self, zhibo_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+        flashes = self.channels.get(str(zhibo_id))
+        if flashes is None:
+            return {"result": {"status": {"code": 1, "msg": "zhibo_id not found"}, "data": {}}}
+        page_size = max(1, min(page_size, 100))
+        page = max(1, page)
+        total_pages = max(1, -(-len(flashes) // page_size))
+        data = flashes[(page - 1) * page_size : page * page_size]
+        return {
+            "result": {
+                "status": {"code": 0, "msg": "OK"},
+                "timestamp": time.strftime("%a %b %d %H:%M:%S +0800 %Y"),
+                "data": {
+                    "zhibo": [],
+                    "focus": [],
+                    "top": {"list": [], "html": "", "top_ids": "", "survey_id": []},
+                    "feed": {
+                        "list": data,
+                        "html": "",
+                        "page_info": {
+                            "totalPage": total_pages,
+                            "pageSize": page_size,
+                            "prePage": max(1, page - 1),
+                            "nextPage": min(total_pages, page + 1),
+                            "firstPage": 1,
+                            "lastPage": total_pages,
+                            "totalNum": len(flashes),
+                            "pName": "page",
+                            "page": page,
+                        },
+                        "max_id": data[0].get("id", 0) if data else 0,
+                        "min_id": data[-1].get("id", 0) if data else 0,
+                        "survey_id": [],
+                    },
+                },
+            }
+        }
+
+    def __call__(self, request: ProxyRequest) -> ProxyResponse:
+        q = request.query
+        doc = self.envelope(q.get("zhibo_id", ""), _as_int(q.get("page"), 1), _as_int(q.get("page_size"), 20))
+        return ProxyResponse(200, json.dumps(doc, ensure_ascii=False).encode(), {"Content-Type": "application/json"})
+
+
+class FeedApi:
+    """Fake of Sina's JSON channel lists (``interface.sina.cn/pc_api/public_news_data.d.json``):
+    ``lists`` maps ``cids`` to its items (``{title, url, ctime, media}``), newest first."""
+
+    prefix = "https://interface.sina.cn/pc_api/public_news_data.d.json"
+
+    def __init__(self, lists: dict[str, list[dict]] | None = None) -> None:
+        self.lists: dict[str, list[dict]] = dict(lists or {})
+
+    def install(self, proxy: ReplayProxy) -> FeedApi:
+        proxy.add_handler(self.prefix, self)
+        return self
+
+    def __call__(self, request: ProxyRequest) -> ProxyResponse:
+        q = request.query
+        items = self.lists.get(q.get("cids", ""))
+        if items is None:
+            doc: dict[str, Any] = {"status": {"code": 1, "msg": "cids not found"}, "data": []}
+        else:
+            doc = {"status": {"code": 0, "msg": "succ"}, "data": items[: _as_int(q.get("pageSize"), 50)]}
+        return ProxyResponse(200, json.dumps(doc, ensure_ascii=False).encode(), {"Content-Type": "application/json"})
 
 
 # ---------------------------------------------------------------------- corpus
