@@ -49,13 +49,11 @@ figures, and CPU seconds are less sensitive to other work than wall times.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
 import resource
 import shutil
-import string
 import subprocess
 import sys
 import tempfile
@@ -69,11 +67,9 @@ sys.path.insert(0, str(ROOT))
 
 from crawler import settings as project_settings  # noqa: E402
 from crawler.sina.roll_api import API_REFERER, MAX_PAGE_SIZE, roll_api_url  # noqa: E402
-from tests.support.replay_proxy import CorpusCase, ReplayProxy, RollApi, load_corpus  # noqa: E402
+from tests.support.replay_proxy import ReplayProxy, RollApi, load_corpus  # noqa: E402
+from tests.support.synthetic import LID, PAGEID, SECTION, synthetic_articles  # noqa: E402
 
-PAGEID, LID, SECTION = "155", "1686", "china"
-ARTICLE_URL = "https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
-NEWEST = 1790600000  # 2026-09-28 19:33:20 Beijing; one article a minute before that
 ROLL_ACCEPT = "application/json, */*;q=0.1"  # what the spider sends to the roll API
 
 # The project's settings that shape downloading, given to the do-nothing spider too
@@ -188,32 +184,6 @@ class Run:
 
 
 # --- the served site ------------------------------------------------------------------
-
-
-def publishid(number: int) -> str:
-    """7 lowercase letters + 7 digits, distinct per number (letters from the number too)."""
-    letters = string.ascii_lowercase
-    prefix, rest = "", number
-    for _ in range(7):
-        rest, digit = divmod(rest, 26)
-        prefix = letters[digit] + prefix
-    return f"{prefix}{number % 10_000_000:07d}"
-
-
-def synthetic_articles(cases: list[CorpusCase], count: int) -> tuple[list[dict[str, Any]], list[tuple[str, bytes]]]:
-    """Roll-API items (newest first) and (url, page) pairs: corpus cases cycled."""
-    items, pages = [], []
-    for number in range(count):
-        case = cases[number % len(cases)]
-        pid = publishid(number)
-        url = ARTICLE_URL.format(publishid=pid)
-        ctime = str(NEWEST - number * 60)
-        item = copy.deepcopy(case.item)
-        item.update(url=url, title=f"{case.item['title']} 基准{number:05d}", ctime=ctime, intime=ctime, mtime=ctime)
-        item["docid"] = f"comos:{pid}"
-        items.append(item)
-        pages.append((url, case.page))
-    return items, pages
 
 
 # --- running one crawl -------------------------------------------------------------------

@@ -370,6 +370,41 @@ def select_sections(sections: tuple[Section, ...], wanted: str | None) -> tuple[
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """SINA_REDIS_URL set: the crawl is one process of a cluster (README: "Several machines")."""
+
+    redis_url: str  # SINA_REDIS_URL: redis://:password@host:6379/0 (rediss:// for TLS)
+    name: str  # SINA_CLUSTER: one coordinator per name
+    host_rate: float  # SINA_HOST_RATE: requests per second per host, all processes together
+    worker_wait: float = 60.0  # SINA_WORKER_WAIT: seconds a worker waits for a coordinator
+
+
+def _cluster(settings: BaseSettings) -> ClusterConfig | None:
+    url = settings.get("SINA_REDIS_URL")
+    if not url:
+        return None
+    if not str(url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"SINA_REDIS_URL={url!r}: expected redis://, rediss:// or unix://")
+    name = str(settings.get("SINA_CLUSTER") or "sina-finance-hexo")
+    if not _SECTION_ID.match(name):
+        raise ConfigError(f"SINA_CLUSTER={name!r}: expected lower-case letters, digits, - or _")
+    rate = _more_than_zero(settings, "SINA_HOST_RATE", 4, "requests per second")
+    worker_wait = _more_than_zero(settings, "SINA_WORKER_WAIT", 60, "seconds")
+    return ClusterConfig(str(url), name, rate, worker_wait)
+
+
+def _more_than_zero(settings: BaseSettings, name: str, default: float, unit: str) -> float:
+    value = settings.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number > 0:  # NaN too
+        raise ConfigError(f"{name}={value!r}: expected {unit}, more than 0")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every project setting of a crawl, read and checked once (``Config.of(crawler)``), as
     scrapy-playwright's Config: a wrong value, or two that conflict, stop the crawl at start
@@ -381,6 +416,7 @@ class Config:
     parse_timeout: float  # SINA_PARSE_TIMEOUT: seconds a worker may spend on one page
     stats_file: Path | None  # SINA_STATS_FILE
     browser_ignore_https_errors: bool  # SINA_BROWSER_IGNORE_HTTPS_ERRORS
+    cluster: ClusterConfig | None = None  # SINA_REDIS_URL unset: a crawl on its own
 
     _cache: ClassVar[weakref.WeakKeyDictionary[Any, Config]] = weakref.WeakKeyDictionary()
 
@@ -393,13 +429,7 @@ class Config:
             workers = -1
         if workers < 0:
             raise ConfigError(f"SINA_PARSE_WORKERS={workers_value!r}: expected a whole number, 0 or more")
-        timeout_value = settings.get("SINA_PARSE_TIMEOUT", 30)
-        try:
-            timeout = float(timeout_value)
-        except (TypeError, ValueError):
-            timeout = -1.0
-        if not timeout > 0:
-            raise ConfigError(f"SINA_PARSE_TIMEOUT={timeout_value!r}: expected seconds, more than 0")
+        timeout = _more_than_zero(settings, "SINA_PARSE_TIMEOUT", 30, "seconds")
         stats_file = settings.get("SINA_STATS_FILE")
         return cls(
             sections=load_sections(settings),
@@ -408,6 +438,7 @@ class Config:
             parse_timeout=timeout,
             stats_file=Path(stats_file).expanduser().absolute() if stats_file else None,
             browser_ignore_https_errors=settings.getbool("SINA_BROWSER_IGNORE_HTTPS_ERRORS"),
+            cluster=_cluster(settings),
         )
 
     @classmethod

@@ -19,6 +19,11 @@ HEXO_BODY = None  # None: body of settings/output.yaml ("clean"); or "sample" (p
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)
+# --- Several machines (README: "Several machines"); all unset: a crawl on its own -----
+SINA_REDIS_URL = None  # redis://:password@host:6379/0: this crawl coordinates (or, worker spider, works for) a cluster
+SINA_CLUSTER = "sina-finance-hexo"  # the cluster's name: one coordinator per name
+SINA_HOST_RATE = 4.0  # requests per second per host, every process of the cluster together
+SINA_WORKER_WAIT = 60  # seconds a worker waits for a coordinator before it stops
 SINA_LOCK_WAIT = 60  # seconds a run waits for another run on the same posts folder
 SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON
 
@@ -75,6 +80,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.downloadermiddlewares.metarefresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
     "crawler.downloadermiddlewares.fetchpolicy.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
+    # SINA_REDIS_URL only: the cluster's shared per-host budget, after robots.txt (100).
+    "crawler.downloadermiddlewares.hostrate.SharedHostRateMiddleware": 120,
 }
 # Names that resolve to a loopback, private, link-local or reserved address do not resolve.
 TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the crawler and its tests need, from nothing: Debian's chromium
-# (for `page` sections and the browser tests), the Python packages in .venv/, and Hexo 7
+# (for `page` sections and the browser tests), Debian's redis-server (the cluster tests
+# start their own), the Python packages in .venv/, and Hexo 7
 # with the landscape theme in tests/hexo/node_modules (the tests load the posts with it
 # and render them as a blog).  Safe to run again.
 #
 #   scripts/setup.sh               everything (what CI runs)
-#   scripts/setup.sh --crawl-only  the crawler alone: .venv/ with `pip install -e .`;
+#   scripts/setup.sh --crawl-only  the crawler alone: .venv/ with `pip install -e '.[cluster]'`;
 #                                  no apt-get, no chromium, no Node.js/npm, no test
 #                                  packages (enough for sections without `kind: page`)
 set -euo pipefail
@@ -43,6 +44,7 @@ if [ "$crawl_only" -eq 0 ]; then
     missing=()
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
@@ -54,7 +56,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "$crawl_only" -eq 1 ]; then
-    .venv/bin/python -m pip install --quiet -e .
+    .venv/bin/python -m pip install --quiet -e '.[cluster]'  # the cluster extra: a worker node needs no more
     echo "setup: crawl-only install done (.venv/); sections of kind 'page' also need /usr/bin/chromium"
     exit 0
 fi

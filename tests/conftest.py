@@ -26,6 +26,7 @@ collection stops with a usage error otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ CASES: tuple[CorpusCase, ...] = tuple(load_corpus(CORPUS)) if CORPUS.is_dir() el
 CASES_BY_NAME: dict[str, CorpusCase] = {case.name: case for case in CASES}
 
 #: Markers that name something a test needs beyond Python; each implies ``e2e``.
-NEEDS_MORE_THAN_PYTHON = ("browser", "hexo", "scrapyd")
+NEEDS_MORE_THAN_PYTHON = ("browser", "hexo", "scrapyd", "redis")
 
 
 def corpus_case(name: str) -> CorpusCase:
@@ -78,3 +79,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"marked {'/'.join(NEEDS_MORE_THAN_PYTHON)} but not e2e (`-m 'not e2e'` must need none of them):\n"
             f"  {listed}"
         )
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server for the module's tests (marked ``redis``): its URL, password included."""
+    from tests.support.redis_server import redis_problem, redis_server
+
+    problem = redis_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with redis_server() as url:
+        yield url

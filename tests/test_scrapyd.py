@@ -28,9 +28,11 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 import pytest
 
+from crawler.cluster.protocol import ClusterKeys
 from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CASES
-from tests.support.crawl import REPO, files_under
+from tests.support.crawl import REPO, files_under, run_crawl
+from tests.support.redis_server import redis_problem, redis_server
 from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, RollApi, serve_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scrapyd]
@@ -77,8 +79,8 @@ class Scrapyd:
         with _direct.open(request, timeout=10) as response:
             return json.load(response)
 
-    def schedule(self, jobid: str, settings: dict[str, str], **spider_args: str) -> str:
-        data = [("project", PROJECT), ("spider", SPIDER), ("jobid", jobid)]
+    def schedule(self, jobid: str, settings: dict[str, str], spider: str = SPIDER, **spider_args: str) -> str:
+        data = [("project", PROJECT), ("spider", spider), ("jobid", jobid)]
         data += [("setting", f"{name}={value}") for name, value in settings.items()]
         data += list(spider_args.items())
         answer = self.call("schedule.json", data)
@@ -102,8 +104,8 @@ class Scrapyd:
             time.sleep(0.25)
         pytest.fail(f"job {jobid} not finished after {timeout} s; log so far:\n{self.job_log(jobid)[-3000:]}")
 
-    def job_log(self, jobid: str) -> str:
-        path = self.logs_dir / PROJECT / SPIDER / f"{jobid}.log"
+    def job_log(self, jobid: str, spider: str = SPIDER) -> str:
+        path = self.logs_dir / PROJECT / spider / f"{jobid}.log"
         return path.read_text(encoding="utf-8") if path.exists() else f"(no log at {path})"
 
 
@@ -255,8 +257,8 @@ def _deploy(server: Scrapyd, port: int) -> str:
 
 def test_deploy_uploads_an_egg_with_the_settings_package_data(scrapyd: Scrapyd) -> None:
     answer = json.loads(scrapyd.deploy_output)
-    assert answer["status"] == "ok" and answer["project"] == PROJECT and answer["spiders"] == 1, answer
-    assert scrapyd.call(f"listspiders.json?project={PROJECT}")["spiders"] == [SPIDER]
+    assert answer["status"] == "ok" and answer["project"] == PROJECT and answer["spiders"] == 2, answer
+    assert scrapyd.call(f"listspiders.json?project={PROJECT}")["spiders"] == [SPIDER, "sina_finance_worker"]
     assert scrapyd.call(f"listversions.json?project={PROJECT}")["versions"] == ["r1"]
     (egg,) = (scrapyd.eggs_dir / PROJECT).glob("*.egg")
     with zipfile.ZipFile(egg) as archive:
@@ -378,3 +380,59 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
 def _held(response, until: threading.Event):
     response.hold = until
     return response
+
+
+# --- several machines: workers as scrapyd jobs --------------------------------------------
+
+
+@pytest.mark.redis
+def test_workers_scheduled_through_scrapyd_serve_a_coordinator(scrapyd: Scrapyd, tmp_path: Path) -> None:
+    """README "Several machines": two `sina_finance_worker` jobs from the deployed egg (its
+    version read from the code, as the egg is not installed) work for a coordinator run
+    from the installed project; the posts are the golden ones."""
+    import redis
+
+    problem = redis_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    worker = "sina_finance_worker"
+    proxy = scrapyd.proxy
+    with redis_server() as url:
+        cluster = {"SINA_REDIS_URL": url, "SINA_CLUSTER": "scrapyd"}
+        _serve_pages(proxy, delay=0.3)  # slow enough that the workers get their share
+        try:
+            jobs = [
+                scrapyd.schedule(
+                    f"worker-{n}", {**cluster, "SINA_STATS_FILE": str(tmp_path / f"worker{n}.json")}, spider=worker
+                )
+                for n in range(2)
+            ]
+            workers_up = ClusterKeys("scrapyd").workers
+            client = redis.Redis.from_url(url)
+            deadline = time.monotonic() + JOB_TIMEOUT
+            while len(list(client.scan_iter(match=workers_up))) < 2:
+                assert time.monotonic() < deadline, [scrapyd.job_log(job, worker)[-2000:] for job in jobs]
+                time.sleep(0.1)
+            fast = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0", "SINA_HOST_RATE": "1000"}
+            coordinator = run_crawl(proxy.url, tmp_path / "coordinator", "sections=china", settings={**cluster, **fast})
+            for job in jobs:
+                scrapyd.wait_finished(job)
+        finally:
+            _serve_pages(proxy, delay=0.0)
+    assert coordinator.returncode == 0, coordinator.log[-3000:]
+    _assert_golden_posts(tmp_path / "coordinator" / "posts", coordinator.log)
+    answered = []
+    for n, job in enumerate(jobs):
+        log = scrapyd.job_log(job, worker)
+        assert "Working for cluster 'scrapyd'" in log, log[-3000:]
+        stats = json.loads((tmp_path / f"worker{n}.json").read_text(encoding="utf-8"))
+        assert stats["finish_reason"] == "finished", log[-3000:]
+        answered.append(int(stats.get("sina/cluster/answers", 0)))
+    assert sum(answered) > 0 and coordinator.stat("sina/cluster/answers") == sum(answered)
+    assert coordinator.stat("sina/cluster/taken") + sum(answered) == len(CASES)
+
+
+def _serve_pages(proxy: ReplayProxy, delay: float) -> None:
+    for case in CASES:
+        for url in (case.https_url, case.https_url.split("?")[0]):
+            proxy.add(url, case.page, delay=delay)

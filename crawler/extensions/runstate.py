@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
+    from crawler.cluster.coordinator import Coordinator
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,6 +61,7 @@ class CrawlRun:
         self.pages = 1  # -a pages of this run
         self.articles_requested = 0
         self.articles_parsed = 0
+        self.cluster: Coordinator | None = None  # SINA_REDIS_URL: this run coordinates a cluster
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
 
     @classmethod
@@ -173,7 +176,16 @@ class CrawlRun:
 
 # Finish reasons of a failed run: `scrapy crawl` then exits 1 (crawler/commands/crawl.py).
 FAILED_RUN_REASONS = frozenset(
-    {"all_listings_failed", "no_article_parsed", "posts_dir_locked", "posts_dir_unwritable", "state_unavailable"}
+    {
+        "all_listings_failed",
+        "no_article_parsed",
+        "posts_dir_locked",
+        "posts_dir_unwritable",
+        "state_unavailable",
+        "cluster_locked",
+        "cluster_unavailable",
+        "version_mismatch",
+    }
 )
 
 
@@ -191,9 +203,28 @@ class RunState:
         return extension
 
     async def spider_opened(self, spider: Spider) -> None:
+        if not getattr(spider, "writes_posts", True):
+            return  # a cluster's worker: no posts folder, no state
         await self.run.open_async()  # CloseSpider (locked, unwritable): closed before any request
+        cluster = Config.of(self.run.crawler).cluster
+        if cluster is not None:
+            # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.
+            from crawler.cluster.coordinator import ClusterError, Coordinator, redis_address
+            from crawler.cluster.protocol import ClusterKeys, project_version
+
+            coordinator = Coordinator(cluster.redis_url, ClusterKeys(cluster.name), project_version(), self.run.run_id)
+            try:
+                coordinator.open(spider)
+            except ClusterError as exc:
+                logger.error("Not crawling: %s", exc.detail)
+                raise CloseSpider(exc.reason) from exc
+            coordinator.keep_lease()
+            logger.info("Coordinating cluster %r at %s", cluster.name, redis_address(cluster.redis_url))
+            self.run.cluster = coordinator
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run.cluster is not None:
+            self.run.cluster.close()
         self.run.finish(reason)
 
 
@@ -219,6 +250,8 @@ class RunHealth:
         return None
 
     def spider_idle(self, spider: Spider) -> None:
+        if not getattr(spider, "writes_posts", True):
+            return
         reason = self.failure()
         if reason is not None:
             logger.error("Run failed: %s", reason)

@@ -4,14 +4,17 @@ Parsing lives in crawler.sina and crawler.loaders; writing in crawler.pipelines.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
@@ -52,6 +55,9 @@ from crawler.sina.zhibo_api import PAGE_SIZE, ZHIBO_REFERER, ZhiboApiError, flas
 from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
 from crawler.spiders.listing import Listed, OrderedListings
 
+if TYPE_CHECKING:
+    from crawler.cluster.coordinator import Coordinator
+
 # What the browser waits for on a list page: its links (section.wait_for, a CSS selector),
 # or nothing at all on an error page (4xx/5xx), whose status then reaches list_failed as
 # http_<code> instead of a timeout 30 s later.
@@ -84,6 +90,7 @@ def one_section_only(callback: ListingCallback) -> ListingCallback:
 
 class SinaFinanceSpider(scrapy.Spider):
     name = "sina_finance"
+    writes_posts = True  # and lists sections (a coordinator too); a cluster's workers do neither
     config: Config
     run: CrawlRun
     parse_workers: ParseWorkers
@@ -108,7 +115,7 @@ class SinaFinanceSpider(scrapy.Spider):
             count_event=lambda event: crawler.stats.inc_value(f"sina/parse_workers/{event}"),  # once crawling
         )
         crawler.signals.connect(spider.parse_workers.close, signal=signals.spider_closed)
-        if any(isinstance(section, PageSection) for section in spider.sections):
+        if spider.writes_posts and any(isinstance(section, PageSection) for section in spider.sections):
             # Settings can still change here; only now is a browser needed at all.
             for name, value in browser_settings(crawler.settings).items():
                 crawler.settings.set(name, value, priority="spider")
@@ -117,7 +124,7 @@ class SinaFinanceSpider(scrapy.Spider):
                 raise ConfigError(problem)
         return spider
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | ArticleItem]:
         self.run.begin([section.id for section in self.sections], self.arguments.pages)
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
@@ -138,6 +145,9 @@ class SinaFinanceSpider(scrapy.Spider):
                     yield self._zhibo_request(section, 1)
                 case FeedSection():
                     yield self._feed_request(section)
+        if self.run.cluster is not None:
+            async for item_or_request in self._coordinate(self.run.cluster):
+                yield item_or_request
 
     # --- listings ----------------------------------------------------------------
 
@@ -384,16 +394,24 @@ class SinaFinanceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("sina/articles/requested", len(released))
         by_id = {s.id: s for s in self.sections}
         for section_id, entry in released:
-            yield scrapy.Request(
+            request = scrapy.Request(
                 article_request_url(entry.url),
                 callback=self.parse_article,
                 errback=self.article_failed,
                 cb_kwargs={"listing": entry, "section": by_id[section_id]},
-                meta={"sina_fetch": ARTICLE},
+                # The body style travels with the request: a cluster's worker parses it as
+                # this run (the writer) was configured, not as the worker's own settings say.
+                meta={"sina_fetch": ARTICLE, "sina_body_style": self.run.output.body_style},
                 # Listings are deduplicated by publishid already; two articles redirected
                 # to one page must each reach a callback, not be dropped as duplicates.
                 dont_filter=True,
             )
+            if self.run.cluster is None:
+                yield request
+            elif self.run.cluster.push(request, entry.publishid, section_id):
+                self.crawler.stats.inc_value("sina/cluster/pushed")
+            else:
+                self.crawler.stats.inc_value("sina/cluster/already_queued")
         duplicates = self.listings.duplicates - before
         if duplicates:
             self.crawler.stats.inc_value("sina/skipped/listed_twice", duplicates)
@@ -403,37 +421,103 @@ class SinaFinanceSpider(scrapy.Spider):
     async def parse_article(
         self, response: Response, listing: RollItem, section: Section
     ) -> AsyncIterator[ArticleItem]:
+        outcome = await self._article_item(response, listing, section)
+        if not self._answered(listing.publishid):
+            return
+        if isinstance(outcome, Skip):
+            self._article_skipped(section, outcome.reason, outcome.url, outcome.detail)
+        else:
+            yield outcome
+
+    async def _article_item(self, response: Response, listing: RollItem, section: Section) -> ArticleItem | Skip:
+        """The item of an article page, or why it gives none."""
         try:
             facts = await self.parse_workers.page_facts(
-                response.body, _content_type(response) or None, response.url, self.run.output.body_style, listing.kind
+                response.body,
+                _content_type(response) or None,
+                response.url,
+                response.meta.get("sina_body_style", self.run.output.body_style),
+                listing.kind,
             )
             item = load_article(listing, section, response.url, facts)
         except ArticleError as exc:
-            self._article_skipped(section, exc.reason, response.url, exc.detail)
-            return
+            return Skip(exc.reason, response.url, exc.detail)
         except PageCrashedParser as exc:
-            self._article_skipped(section, "parser_crashed", response.url, str(exc))
-            return
+            return Skip("parser_crashed", response.url, str(exc))
         except PageFactsError as exc:
-            self._article_skipped(section, "parse_error", response.url, str(exc))
-            return
+            return Skip("parse_error", response.url, str(exc))
         except PageTimedOut as exc:
-            self._article_skipped(section, "parse_timeout", response.url, str(exc))
-            return
-        self.run.articles_parsed += 1
-        self.crawler.stats.inc_value("sina/articles/parsed")
+            return Skip("parse_timeout", response.url, str(exc))
+        self._parsed()
         redirects = response.meta.get("redirect_urls")
         if redirects:  # on Sina's hosts (FetchPolicyMiddleware): kept, and said
             self.crawler.stats.inc_value("sina/articles/redirected")
             self.logger.info("Article %s redirected to %s", redirects[0], response.url)
-        yield item
+        return item
+
+    def _parsed(self) -> None:
+        self.run.articles_parsed += 1
+        self.crawler.stats.inc_value("sina/articles/parsed")
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        redirects = request.meta.get("redirect_urls") or []
-        url = redirects[0] if redirects else request.url
-        detail = f"redirected to {request.url}" if redirects else ""
-        self._article_skipped(request.cb_kwargs["section"], failure_reason(failure), url, detail)
+        skip = download_failed(failure)
+        if self._answered(request.cb_kwargs["listing"].publishid):
+            self._article_skipped(request.cb_kwargs["section"], skip.reason, skip.url, skip.detail)
+
+    def _answered(self, publishid: str) -> bool:
+        """False for a coordinator whose article a worker answered first (one answer each)."""
+        if self.run.cluster is None or self.run.cluster.answered(publishid):
+            return True
+        self.crawler.stats.inc_value("sina/cluster/late_answers")
+        return False
+
+    # --- a cluster's coordinator (SINA_REDIS_URL) ---------------------------------------
+
+    async def _coordinate(self, cluster: Coordinator) -> AsyncIterator[scrapy.Request | ArticleItem]:
+        """Until every listing is done and every pushed article answered: the workers'
+        items go to the pipelines here, as this process's own do; this process takes
+        articles back from the shared queue while it has room for them; articles lost with
+        a dead worker are pushed again once, then left for the next run."""
+        from redis import RedisError  # the `cluster` extra, installed when one is configured
+
+        by_id = {section.id: section for section in self.sections}
+        room = self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 4)
+        stats = self.crawler.stats
+        assert self.crawler.engine is not None and stats is not None
+        try:
+            while not (self.listings.finished and cluster.finished):
+                if cluster.lease_lost:
+                    raise CloseSpider("cluster_locked")
+                for answer in cluster.answers():
+                    section = by_id.get(answer.section)
+                    if not cluster.answered(answer.publishid) or section is None:
+                        stats.inc_value("sina/cluster/late_answers")
+                        continue  # answered already, or for an earlier coordinator
+                    stats.inc_value("sina/cluster/answers")
+                    if answer.item is not None:
+                        self._parsed()
+                        yield answer.item
+                    else:
+                        self._article_skipped(section, answer.reason, answer.url, answer.detail)
+                if len(cluster.fetching_here) < room and not self.crawler.engine.needs_backout():
+                    request = cluster.take()
+                    if request is not None:
+                        stats.inc_value("sina/cluster/taken")
+                        yield request
+                        continue
+                pushed_again, given_up = cluster.recover()
+                if pushed_again:
+                    stats.inc_value("sina/cluster/pushed_again", pushed_again)
+                for pushed in given_up:
+                    stats.inc_value("sina/cluster/lost")
+                    section = by_id[pushed.section_id]
+                    self._article_skipped(section, "lost", pushed.request.url, "lost with a worker twice")
+                await asyncio.sleep(0.05)
+        except RedisError as exc:
+            # What is unanswered has no state row: the next run fetches it.
+            self.logger.error("Cluster Redis failed mid-run, %d articles unanswered: %s", len(cluster.unanswered), exc)
+            raise CloseSpider("cluster_unavailable") from exc
 
     def _article_skipped(self, section: Section, reason: str, url: str, detail: str) -> None:
         if reason not in _SKIPPED_FOR_GOOD:
@@ -441,6 +525,23 @@ class SinaFinanceSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"sina/skipped/{reason}")
         self.crawler.stats.inc_value(f"sina/section/{section.id}/skipped")
         self.logger.warning("Article skipped (%s): %s%s", reason, url, f": {detail}" if detail else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why an article gives no post: a stats and log reason, the URL, a detail."""
+
+    reason: str
+    url: str
+    detail: str = ""
+
+
+def download_failed(failure: Failure) -> Skip:
+    """Why an article request failed (its redirect's start, when redirected)."""
+    request = failure.request  # type: ignore[attr-defined]
+    redirects = request.meta.get("redirect_urls") or []
+    url = redirects[0] if redirects else request.url
+    return Skip(failure_reason(failure), url, f"redirected to {request.url}" if redirects else "")
 
 
 # Article pages that no later fetch will turn into a post.

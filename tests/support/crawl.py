@@ -26,28 +26,24 @@ class CrawlResult:
         return int(self.stats.get(key, 0))
 
 
-def run_crawl(
+def crawl_command(
     proxy_url: str,
     work: Path,
     *spider_args: str,
+    spider: str = "sina_finance",
     settings: dict[str, str] | None = None,
-    timeout: float = 180,
     env: dict[str, str] | None = None,
     prefix: list[str] | None = None,
-) -> CrawlResult:
-    """One crawl in a subprocess (a Twisted reactor cannot be restarted in-process);
-    ``env`` adds environment variables (e.g. ``no_proxy``); ``prefix`` is a command that
-    runs the crawl (e.g. ``setpriv`` dropping capabilities)."""
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one crawl whose output, log and stats are in
+    ``work`` and whose network is the replay proxy at ``proxy_url``."""
     work.mkdir(parents=True, exist_ok=True)
-    stats_file = work / "stats.json"
-    stats_file.unlink(missing_ok=True)
-    log_file = work / "crawl.log"
     all_settings = {
         "HEXO_POSTS_DIR": str(work / "posts"),
         "STATE_DB": str(work / "state.sqlite"),
         "MANIFEST": str(work / "manifest.jsonl"),
-        "SINA_STATS_FILE": str(stats_file),
-        "LOG_FILE": str(log_file),
+        "SINA_STATS_FILE": str(work / "stats.json"),
+        "LOG_FILE": str(work / "crawl.log"),
         "LOG_FILE_APPEND": "False",
         "LOG_LEVEL": "INFO",
         # The politeness defaults stay on; only the start delay is shortened.
@@ -56,19 +52,71 @@ def run_crawl(
         "RETRY_BACKOFF_BASE": "0.05",  # the backoff rule stays on, with short pauses
         **(settings or {}),
     }
-    command = [*(prefix or []), sys.executable, "-m", "scrapy", "crawl", "sina_finance"]
+    command = [*(prefix or []), sys.executable, "-m", "scrapy", "crawl", spider]
     for arg in spider_args:
         command += ["-a", arg]
     for name, value in all_settings.items():
         command += ["-s", f"{name}={value}"]
-    extra_env = env
-    env = {key: value for key, value in os.environ.items() if key.lower() not in ("no_proxy", "all_proxy")}
-    env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
-    env.update(extra_env or {})
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    log = (log_file.read_text(encoding="utf-8") if log_file.exists() else "") + done.stderr
+    environment = {key: value for key, value in os.environ.items() if key.lower() not in ("no_proxy", "all_proxy")}
+    environment.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
+    environment.update(env or {})
+    return command, environment
+
+
+def crawl_result(work: Path, returncode: int, stderr: str = "") -> CrawlResult:
+    """What a crawl run by crawl_command left in ``work``: its log and final stats."""
+    log_file, stats_file = work / "crawl.log", work / "stats.json"
+    log = (log_file.read_text(encoding="utf-8") if log_file.exists() else "") + stderr
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
-    return CrawlResult(done.returncode, log, stats)
+    return CrawlResult(returncode, log, stats)
+
+
+def run_crawl(
+    proxy_url: str,
+    work: Path,
+    *spider_args: str,
+    settings: dict[str, str] | None = None,
+    timeout: float = 180,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+    spider: str = "sina_finance",
+) -> CrawlResult:
+    """One crawl in a subprocess (a Twisted reactor cannot be restarted in-process);
+    ``env`` adds environment variables (e.g. ``no_proxy``); ``prefix`` is a command that
+    runs the crawl (e.g. ``setpriv`` dropping capabilities)."""
+    (work / "stats.json").unlink(missing_ok=True)
+    command, environment = crawl_command(
+        proxy_url, work, *spider_args, spider=spider, settings=settings, env=env, prefix=prefix
+    )
+    done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout)
+    return crawl_result(work, done.returncode, done.stderr)
+
+
+def start_crawl(
+    proxy_url: str,
+    work: Path,
+    *spider_args: str,
+    spider: str = "sina_finance",
+    settings: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """The same crawl, started in the background; ``finished_crawl`` waits for it and
+    reads what it left (its stderr goes to ``work/stderr.txt``)."""
+    (work / "stats.json").unlink(missing_ok=True)
+    command, environment = crawl_command(proxy_url, work, *spider_args, spider=spider, settings=settings)
+    with (work / "stderr.txt").open("w", encoding="utf-8") as stderr:
+        return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def finished_crawl(process: subprocess.Popen[str], work: Path, timeout: float = 180) -> CrawlResult:
+    """What a crawl from start_crawl left, once it has exited (killed after ``timeout`` s)."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"the crawl in {work} did not end within {timeout} s") from None
+    stderr = work / "stderr.txt"
+    return crawl_result(work, process.returncode, stderr.read_text(encoding="utf-8") if stderr.exists() else "")
 
 
 def files_under(root: Path) -> dict[str, bytes]:

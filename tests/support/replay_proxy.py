@@ -94,6 +94,7 @@ class ProxyRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when its head had arrived
 
     @property
     def query(self) -> dict[str, str]:
@@ -174,15 +175,16 @@ def _cert_covers(names: Iterable[str], host: str) -> bool:
 class _Route:
     """A static response stored in the route table."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "delay", "headers", "status")
 
-    def __init__(self, body: bytes, status: int, headers: dict[str, str]) -> None:
+    def __init__(self, body: bytes, status: int, headers: dict[str, str], delay: float = 0.0) -> None:
         self.body = body
         self.status = status
         self.headers = headers
+        self.delay = delay
 
     def response(self) -> ProxyResponse:
-        return ProxyResponse(self.status, self.body, dict(self.headers))
+        return ProxyResponse(self.status, self.body, dict(self.headers), delay=self.delay)
 
 
 class _TrackingProtocol(asyncio.StreamReaderProtocol):
@@ -358,13 +360,15 @@ class ReplayProxy:
         body: bytes,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        """Serve ``body`` at exactly ``url`` (and at ``url`` + any query, via the fallback)."""
+        """Serve ``body`` at exactly ``url`` (and at ``url`` + any query, via the fallback),
+        ``delay`` seconds after each request arrives."""
         hdrs = dict(headers or {})
         if not any(k.lower() == "content-type" for k in hdrs):
             hdrs["Content-Type"] = DEFAULT_CONTENT_TYPE
         with self._lock:
-            self._routes[normalize_url(url)] = _Route(bytes(body), status, hdrs)
+            self._routes[normalize_url(url)] = _Route(bytes(body), status, hdrs, delay)
 
     def add_handler(self, prefix: str, fn: Handler) -> None:
         """Answer URLs (query stripped) starting with ``prefix`` dynamically; longest prefix wins."""
@@ -435,6 +439,11 @@ class ReplayProxy:
         """Snapshot of the logged request URLs, in arrival order."""
         with self._lock:
             return [r.url for r in self.requests]
+
+    def arrivals(self, substring: str) -> list[float]:
+        """When each logged request whose URL contains ``substring`` arrived (monotonic)."""
+        with self._lock:
+            return [r.at for r in self.requests if substring in r.url]
 
     def reset_log(self) -> None:
         """Forget all logged requests."""
@@ -860,6 +869,17 @@ def serve_corpus(
     items = sorted((c.item for c in cases), key=lambda it: _as_int(it.get("ctime")), reverse=True)
     api = RollApi({(str(pageid), str(lid)): items})
     return api.install(proxy)
+
+
+def busiest_window(times: Iterable[float], window: float = 1.0) -> int:
+    """The largest number of ``times`` inside any ``window`` seconds (a sliding window)."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while at - ordered[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 # ---------------------------------------------------------------------- CLI
