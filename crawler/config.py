@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import yaml
 from scrapy.settings import BaseSettings
 
+from crawler.cluster.protocol import DEFAULT_CLUSTER
 from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
 from crawler.net.fetch_policy import DEFAULT_IMAGE_HOSTS
@@ -102,6 +103,9 @@ class FeedSection(_SectionBase):
 
 
 Section = RollSection | ColumnSection | PageSection | ZhiboSection | FeedSection
+_SECTION_CLASSES: dict[str, type[Section]] = {
+    cls.kind: cls for cls in (RollSection, ColumnSection, PageSection, ZhiboSection, FeedSection)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +212,6 @@ def _section(node: yaml.Node, source: str) -> Section:
         raise ConfigError(f"{_where(source, fields['cid'])}: key 'cid': expected digits")
     if kind == "page" and not kind_values["url"].startswith(("https://", "http://")):
         raise ConfigError(f"{_where(source, fields['url'])}: key 'url': expected an http(s) URL")
-    if kind == "page":
-        kind_values.setdefault("wait_for", DEFAULT_WAIT_FOR)
     categories_node = fields["categories"]
     if not isinstance(categories_node, yaml.SequenceNode) or len(categories_node.value) != 3:
         raise ConfigError(f"{_where(source, categories_node)}: key 'categories': expected a list of three names")
@@ -235,19 +237,8 @@ def _section(node: yaml.Node, source: str) -> Section:
             raise ConfigError(f"{_where(source, fields['enabled'])}: key 'enabled': expected true or false")
     name = _text(fields, "name", source)
     three = (categories[0], categories[1], categories[2])
-    if kind == "roll":
-        return RollSection(
-            section_id, name, three, author, enabled, pageid=kind_values["pageid"], lid=kind_values["lid"]
-        )
-    if kind == "column":
-        return ColumnSection(section_id, name, three, author, enabled, cid=kind_values["cid"])
-    if kind == "zhibo":
-        return ZhiboSection(section_id, name, three, author, enabled, zhibo_id=kind_values["zhibo_id"])
-    if kind == "feed":
-        return FeedSection(section_id, name, three, author, enabled, cids=kind_values["cids"])
-    return PageSection(
-        section_id, name, three, author, enabled, url=kind_values["url"], wait_for=kind_values["wait_for"]
-    )
+    # The kind's keys are its class's fields.
+    return _SECTION_CLASSES[kind](section_id, name, three, author, enabled, **kind_values)
 
 
 def parse_sections(text: str, source: str) -> tuple[Section, ...]:
@@ -385,7 +376,7 @@ def _cluster(settings: BaseSettings) -> ClusterConfig | None:
         return None
     if not str(url).startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"SINA_REDIS_URL={url!r}: expected redis://, rediss:// or unix://")
-    name = str(settings.get("SINA_CLUSTER") or "sina-finance-hexo")
+    name = str(settings.get("SINA_CLUSTER") or DEFAULT_CLUSTER)
     if not _SECTION_ID.match(name):
         raise ConfigError(f"SINA_CLUSTER={name!r}: expected lower-case letters, digits, - or _")
     rate = _more_than_zero(settings, "SINA_HOST_RATE", 4, "requests per second")

@@ -9,7 +9,7 @@ from itemloaders.processors import Identity, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from crawler.config import Section
-from crawler.hexo.body import BodyStyle, process_body
+from crawler.hexo.body import Body, BodyStyle, process_body
 from crawler.hexo.fields import clean_title, iso_utc, parse_published_time, utc_from_timestamp
 from crawler.hexo.shapes import flash_html
 from crawler.items import ArticleItem
@@ -86,6 +86,16 @@ def _add_first(loader: ItemLoader, field: str, *sources: Callable[[], Any]) -> N
             return
 
 
+def _add_post_fields(loader: ItemLoader, section: Section, body: Body) -> None:
+    """What every kind of post takes from its section and its processed body."""
+    loader.add_value("categories", list(section.categories))
+    loader.add_value("author", section.author)
+    loader.add_value("headimg", body.first_image)
+    loader.add_value("image_urls", list(body.image_urls))
+    loader.add_value("body_html", body.html)
+    loader.add_value("body_image_spans", list(body.image_spans))
+
+
 def _published(facts: PageFacts) -> str | None:
     published = parse_published_time(facts.published_time)
     return iso_utc(published) if published is not None else None
@@ -117,12 +127,7 @@ def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts
     _add_first(loader, "keywords", lambda: listing.keywords, lambda: list(facts.keywords))
     loader.add_value("editor", facts.editor)
     loader.add_value("summary", listing.intro)
-    loader.add_value("categories", list(section.categories))
-    loader.add_value("author", section.author)
-    loader.add_value("headimg", body.first_image)
-    loader.add_value("image_urls", list(body.image_urls))
-    loader.add_value("body_html", body.html)
-    loader.add_value("body_image_spans", list(body.image_spans))
+    _add_post_fields(loader, section, body)
     loader.add_value("mtime", listing.mtime)
     loader.add_value("kind", listing.kind)
     item: ArticleItem = loader.load_item()
@@ -149,12 +154,7 @@ def load_flash(flash: Flash, section: Section, style: BodyStyle) -> ArticleItem:
     loader.add_value("keywords", list(flash.tags))
     loader.add_value("tags", list(flash.tags))
     loader.add_value("stocks", list(flash.stocks))
-    loader.add_value("categories", list(section.categories))
-    loader.add_value("author", section.author)
-    loader.add_value("headimg", body.first_image)
-    loader.add_value("image_urls", list(body.image_urls))
-    loader.add_value("body_html", body.html)
-    loader.add_value("body_image_spans", list(body.image_spans))
+    _add_post_fields(loader, section, body)
     loader.add_value("mtime", flash.updated)
     loader.add_value("kind", "flash")
     item: ArticleItem = loader.load_item()

@@ -21,12 +21,10 @@ from tests.support.blog import (
     PageAudit,
     RenderedPost,
     audit_pages,
-    chromium_problem,
     count_code_blocks,
     render_site,
+    require_blog_tools,
     serve,
-    site_installed,
-    site_not_installed_message,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hexo, pytest.mark.browser]
@@ -86,14 +84,6 @@ def write_posts(posts_dir: Path, bodies: dict[str, str]) -> None:
         (folder / f"{name}.md").write_bytes(post_text(name, body).encode("utf-8"))
 
 
-def _require_tools() -> None:
-    if not site_installed():
-        pytest.fail(site_not_installed_message(), pytrace=False)
-    problem = chromium_problem()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-
-
 @dataclass
 class Site:
     posts: dict[str, RenderedPost]  # by post name
@@ -103,7 +93,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    _require_tools()
+    require_blog_tools()
     work = tmp_path_factory.mktemp("blog")
     write_posts(work / "posts", BODIES)
     rendered = render_site(work / "posts", work / "public")
@@ -229,7 +219,7 @@ def test_count_code_blocks(site: Site) -> None:
 def test_marked_sanitize_url_is_case_sensitive(tmp_path: Path) -> None:
     """hexo-renderer-marked's sanitizeUrl blanks `javascript:` Markdown links, but only
     lower-case ones, and never raw HTML: it is no defence for the crawler's bodies."""
-    _require_tools()
+    require_blog_tools()
     write_posts(tmp_path / "posts", {"markdown-link": BODIES["markdown-link"]})
     (post,) = render_site(tmp_path / "posts", tmp_path / "public", sanitize_url=True)
     assert '<a href="">x</a>' in post.content
@@ -237,7 +227,7 @@ def test_marked_sanitize_url_is_case_sensitive(tmp_path: Path) -> None:
 
 
 def test_render_site_reports_hexo_errors(tmp_path: Path) -> None:
-    _require_tools()
+    require_blog_tools()
     write_posts(tmp_path / "posts", {"good": "<p>ok</p>"})
     (tmp_path / "posts" / FOLDER / "bad.md").write_text("---\ntitle: 'unterminated\n---\nbody\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match=r"(?s)Hexo failed to render.*bad\.md"):

@@ -30,11 +30,9 @@ from tests.support.blog import (
     PageAudit,
     RenderedPost,
     audit_pages,
-    chromium_problem,
     render_site,
+    require_blog_tools,
     serve,
-    site_installed,
-    site_not_installed_message,
 )
 from tests.support.crawl import files_under, run_crawl
 from tests.support.replay_proxy import ReplayProxy, RollApi
@@ -135,14 +133,6 @@ def _items() -> dict[str, dict]:
     return items
 
 
-def _require_tools() -> None:
-    if not site_installed():
-        pytest.fail(site_not_installed_message(), pytrace=False)
-    problem = chromium_problem()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-
-
 @dataclass
 class Published:
     posts: dict[str, bytes]  # payload name -> the post's bytes
@@ -163,7 +153,7 @@ def _publish(posts_dir: Path, out: Path, names: dict[str, str]) -> tuple[dict[st
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict[BodyStyle, Published]:
     """The payload pages crawled end to end in both body styles, rendered and audited."""
-    _require_tools()
+    require_blog_tools()
     items = _items()
     names = {post_relative_path(CATEGORIES, post_file_name(item["title"], "")): name for name, item in items.items()}
     published: dict[BodyStyle, Published] = {}
@@ -214,7 +204,7 @@ NOT_LIVE_EVEN_UNPROTECTED = frozenset({"mglyph-table-comment"})
 
 @pytest.fixture(scope="module")
 def control(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PageAudit]:
-    _require_tools()
+    require_blog_tools()
     work = tmp_path_factory.mktemp("payloads-control")
     names = {}
     for name, item in _items().items():

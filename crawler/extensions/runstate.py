@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -109,27 +110,28 @@ class CrawlRun:
         """Lock, clean up after a killed run, open state and manifest (idempotent)."""
         if self.is_open:
             return
-        try:
+        with self._taking_lock():
             self.lock.acquire(self.output.lock_wait)
-        except LockedError as exc:
-            logger.error("Not crawling: %s", exc)
-            raise CloseSpider("posts_dir_locked") from exc
-        except (LockFileError, OSError) as exc:
-            raise self._unwritable(exc) from exc
         self._open_locked()
 
     async def open_async(self) -> None:
         """open(), waiting for the lock without blocking the crawl's event loop."""
         if self.is_open:
             return
-        try:
+        with self._taking_lock():
             await self.lock.acquire_async(self.output.lock_wait)
+        self._open_locked()
+
+    @contextmanager
+    def _taking_lock(self) -> Iterator[None]:
+        """A lock not taken closes the spider: held by another run, or not writable."""
+        try:
+            yield
         except LockedError as exc:
             logger.error("Not crawling: %s", exc)
             raise CloseSpider("posts_dir_locked") from exc
         except (LockFileError, OSError) as exc:
             raise self._unwritable(exc) from exc
-        self._open_locked()
 
     def _unwritable(self, exc: Exception) -> CloseSpider:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

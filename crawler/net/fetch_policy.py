@@ -63,10 +63,14 @@ class HostPatterns:
         return HostPatterns(tuple(dict.fromkeys(self.patterns + other.patterns)))
 
 
+_SINA = HostPatterns.of(SINA_HOSTS)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedURL:
     href: str  # WHATWG-serialised
     hostname: str  # lower case, as WHATWG parses it
+    pathname: str
 
 
 def checked_url(url: str, hosts: HostPatterns) -> CheckedURL:
@@ -90,7 +94,7 @@ def checked_url(url: str, hosts: HostPatterns) -> CheckedURL:
         raise RefusedURL("private_address", url)
     if not hosts.match(host):
         raise RefusedURL("offsite", url)
-    return CheckedURL(parts["href"], host)
+    return CheckedURL(parts["href"], host, parts["pathname"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +105,10 @@ class FetchPolicy:
 
     def hosts_for(self, purpose: str | None) -> HostPatterns:
         if purpose in (ARTICLE, LISTING):
-            return HostPatterns.of(SINA_HOSTS)
+            return _SINA
         if purpose == IMAGE:
             return self.image_hosts
-        return HostPatterns.of(SINA_HOSTS) + self.image_hosts
+        return _SINA + self.image_hosts
 
     def check(self, url: str, purpose: str | None) -> CheckedURL:
         return checked_url(url, self.hosts_for(purpose))

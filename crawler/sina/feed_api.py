@@ -10,12 +10,11 @@ those RSSHub's route reads, and what is not there is not relied on.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import urlencode
 
-from crawler.sina.roll_api import RollApiError, RollItem, roll_item
+from crawler.sina.roll_api import RollApiError, RollItem, load_json, roll_item
 
 FEED_API = "https://interface.sina.cn/pc_api/public_news_data.d.json"
 FEED_REFERER = "https://finance.sina.com.cn/stock/usstock/"
@@ -43,10 +42,7 @@ def feed_api_url(cids: str, page_size: int = PAGE_SIZE, now: float | None = None
 
 def parse_feed_page(text: str) -> list[dict[str, Any]]:
     """The items of one answer; RollApiError (the roll API's reasons) otherwise."""
-    try:
-        envelope = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise RollApiError("not_json", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    envelope = load_json(text, RollApiError)
     if isinstance(envelope, dict) and isinstance(envelope.get("result"), dict):
         envelope = envelope["result"]
     if not isinstance(envelope, dict):

@@ -18,13 +18,28 @@ API_REFERER = "https://finance.sina.com.cn/"
 _JSONP = re.compile(r"^(?:try\s*\{\s*)?[\w$.]+\s*\((\{.*\})\)\s*;?", re.S)
 
 
-class RollApiError(Exception):
-    """The roll API answered something other than a page of items."""
+class ListingApiError(Exception):
+    """A listing API (the roll API, the live feed, a channel list) answered something
+    other than a page of items."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason  # short, used in stats keys
         self.detail = detail
+
+
+class RollApiError(ListingApiError):
+    """The roll API (or a channel list, which has its reasons) answered something other
+    than a page of items."""
+
+
+def load_json(text: str, error: type[ListingApiError]) -> Any:
+    """An answer's JSON; ``error("not_json")`` for anything json cannot read, nesting too
+    deep for it (RecursionError) or a number of 5,000 digits (ValueError) included."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise error("not_json", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +61,7 @@ def parse_roll_page(text: str) -> RollPage:
         if not match:
             raise RollApiError("not_json", f"answer starts with {stripped[:40]!r}")
         stripped = match.group(1)
-    try:
-        envelope = json.loads(stripped)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nesting; ValueError: a 5,000-digit number too
-        raise RollApiError("not_json", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    envelope = load_json(stripped, RollApiError)
     result = envelope.get("result") if isinstance(envelope, dict) else None
     if not isinstance(result, dict):
         raise RollApiError("bad_envelope", "no 'result' object")
@@ -94,13 +106,18 @@ def item_time(item: dict[str, Any], field: str = "intime") -> int | None:
     return seconds if seconds > 0 else None
 
 
-def _writable(item: dict[str, Any], value: str, key: str) -> str:
-    """Text that can be written (UTF-8): a lone surrogate from a JSON escape cannot."""
+def writable_text(value: str, where: str) -> str:
+    """Text that can be written (UTF-8): a lone surrogate from a JSON escape cannot, and
+    skips the item (``where``: which field of which item, for the log)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise SkippedItem("bad_field", f"{key} of item {item.get('docid')!r} holds a lone surrogate") from None
+        raise SkippedItem("bad_field", f"{where} holds a lone surrogate") from None
     return value
+
+
+def _writable(item: dict[str, Any], value: str, key: str) -> str:
+    return writable_text(value, f"{key} of item {item.get('docid')!r}")
 
 
 @dataclass(frozen=True, slots=True)

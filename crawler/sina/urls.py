@@ -17,7 +17,7 @@ from crawler.net.fetch_policy import HostPatterns, RefusedURL, checked_url
 ARTICLE_HOSTS = HostPatterns.of(["*.sina.com.cn"])
 _ARTICLE_PATH = re.compile(r"/doc-i([a-z]{7}\d{7})\.shtml$")
 # Refusals that only say "not one of Sina's article pages"; the others are unsafe URLs.
-_NOT_ARTICLE = frozenset({"offsite", "not_http", "bad_url"})
+_NOT_ARTICLE = frozenset({"not_article", "offsite", "not_http", "bad_url"})
 
 
 class NotArticle(ValueError):
@@ -31,7 +31,7 @@ class NotArticle(ValueError):
 
     @property
     def unsafe(self) -> bool:
-        return self.reason not in _NOT_ARTICLE and self.reason != "not_article"
+        return self.reason not in _NOT_ARTICLE
 
 
 ARTICLE = "article"
@@ -51,7 +51,7 @@ def listed_page(url: str) -> tuple[str, str, str]:
         checked = checked_url(url, ARTICLE_HOSTS)
     except RefusedURL as refused:
         raise NotArticle(refused.reason, url) from None
-    path = ada_url.parse_url(checked.href)["pathname"]
+    path = checked.pathname
     if match := _ARTICLE_PATH.search(path):
         return checked.href, match.group(1), ARTICLE
     if checked.hostname.startswith("slide.") and (match := _GALLERY_PATH.search(path)):

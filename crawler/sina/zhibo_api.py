@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.hexo.fields import BEIJING
-from crawler.sina.roll_api import LATEST_TIME, SkippedItem
+from crawler.sina.roll_api import LATEST_TIME, ListingApiError, SkippedItem, load_json, writable_text
 
 ZHIBO_API = "https://zhibo.sina.com.cn/api/zhibo/feed"
 ZHIBO_REFERER = "https://finance.sina.com.cn/7x24/"
@@ -30,13 +30,8 @@ _LEAD = re.compile(r"^\s*【([^】]{1,200})】")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 
 
-class ZhiboApiError(Exception):
+class ZhiboApiError(ListingApiError):
     """The live API answered something other than a page of flashes."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +92,7 @@ def zhibo_api_url(zhibo_id: str, page: int, page_size: int = PAGE_SIZE) -> str:
 
 def parse_zhibo_page(text: str) -> ZhiboPage:
     """The flashes of one answer of the live API; ZhiboApiError otherwise."""
-    try:
-        envelope = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ZhiboApiError("not_json", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    envelope = load_json(text, ZhiboApiError)
     result = envelope.get("result") if isinstance(envelope, dict) else None
     if not isinstance(result, dict):
         raise ZhiboApiError("bad_envelope", "no 'result' object")
@@ -164,11 +156,7 @@ def _ext(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _writable(value: str, what: str, flash_id: object) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SkippedItem("bad_field", f"{what} of flash {flash_id!r} holds a lone surrogate") from None
-    return value
+    return writable_text(value, f"{what} of flash {flash_id!r}")
 
 
 def flash(item: dict[str, Any]) -> Flash:

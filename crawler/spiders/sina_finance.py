@@ -174,16 +174,21 @@ class SinaFinanceSpider(scrapy.Spider):
             },
         )
 
-    def _roll_request(self, section: RollSection, page: int) -> scrapy.Request:
+    def _api_request(self, section: Section, url: str, referer: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:
+        """A request to one of Sina's JSON listing APIs (roll, live feed, channel list)."""
         return scrapy.Request(
-            roll_api_url(section.pageid, section.lid, page, MAX_PAGE_SIZE),
-            headers={"Referer": API_REFERER, "Accept": "application/json, */*;q=0.1"},
-            callback=self.parse_roll,
+            url,
+            headers={"Referer": referer, "Accept": "application/json, */*;q=0.1"},
+            callback=callback,
             errback=self.list_failed,
-            cb_kwargs={"section": section, "page": page},
+            cb_kwargs={"section": section, **cb_kwargs},
             meta={"sina_fetch": LISTING},
             dont_filter=True,
         )
+
+    def _roll_request(self, section: RollSection, page: int) -> scrapy.Request:
+        url = roll_api_url(section.pageid, section.lid, page, MAX_PAGE_SIZE)
+        return self._api_request(section, url, API_REFERER, self.parse_roll, page=page)
 
     @one_section_only
     def parse_roll(self, response: Response, section: RollSection, page: int) -> Iterator[scrapy.Request]:
@@ -233,26 +238,11 @@ class SinaFinanceSpider(scrapy.Spider):
         yield from self._complete(section)
 
     def _zhibo_request(self, section: ZhiboSection, page: int) -> scrapy.Request:
-        return scrapy.Request(
-            zhibo_api_url(section.zhibo_id, page),
-            headers={"Referer": ZHIBO_REFERER, "Accept": "application/json, */*;q=0.1"},
-            callback=self.parse_zhibo,
-            errback=self.list_failed,
-            cb_kwargs={"section": section, "page": page},
-            meta={"sina_fetch": LISTING},
-            dont_filter=True,
-        )
+        url = zhibo_api_url(section.zhibo_id, page)
+        return self._api_request(section, url, ZHIBO_REFERER, self.parse_zhibo, page=page)
 
     def _feed_request(self, section: FeedSection) -> scrapy.Request:
-        return scrapy.Request(
-            feed_api_url(section.cids),
-            headers={"Referer": FEED_REFERER, "Accept": "application/json, */*;q=0.1"},
-            callback=self.parse_feed,
-            errback=self.list_failed,
-            cb_kwargs={"section": section},
-            meta={"sina_fetch": LISTING},
-            dont_filter=True,
-        )
+        return self._api_request(section, feed_api_url(section.cids), FEED_REFERER, self.parse_feed)
 
     @one_section_only
     def parse_zhibo(
@@ -359,12 +349,10 @@ class SinaFinanceSpider(scrapy.Spider):
         )
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
-        request = failure.request  # type: ignore[attr-defined]
-        redirects = request.meta.get("redirect_urls") or []
-        detail = f"redirected to {request.url}" if redirects else ""
-        url = redirects[0] if redirects else request.url
-        self._list_failed(request.cb_kwargs["section"], url, failure_reason(failure), detail)
-        yield from self._complete(request.cb_kwargs["section"])
+        section = failure.request.cb_kwargs["section"]  # type: ignore[attr-defined]
+        skip = download_failed(failure)
+        self._list_failed(section, skip.url, skip.reason, skip.detail)
+        yield from self._complete(section)
 
     def _list_failed(
         self, section: Section, url: str, reason: str, detail: str = "", *, what: str = "Listing", bug: bool = False
@@ -537,7 +525,7 @@ class Skip:
 
 
 def download_failed(failure: Failure) -> Skip:
-    """Why an article request failed (its redirect's start, when redirected)."""
+    """Why a request failed, named by the URL it started at (when it was redirected)."""
     request = failure.request  # type: ignore[attr-defined]
     redirects = request.meta.get("redirect_urls") or []
     url = redirects[0] if redirects else request.url

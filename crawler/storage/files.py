@@ -74,20 +74,12 @@ class OwnedTree:
         while True:  # a name of this process's own; O_EXCL: never an existing file
             temp = self.temp / f"{os.getpid()}-{next(_temp_numbers)}.tmp"
             try:
-                handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                break
+                return _new_file(temp, data)
             except FileExistsError:
                 continue
             except FileNotFoundError:  # the folder went away since: make it again
                 self._checked.discard(self.temp)
                 self._real_folder(self.temp)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        return temp
 
     def write_atomically(self, target: Path, data: bytes, *, fsync: bool = True) -> bool:
         """The whole sequence at once; False when nothing had to change."""
@@ -101,9 +93,7 @@ class OwnedTree:
         """Write and delete a temporary file: OSError when the posts folder is not writable
         (read-only, full, not a folder)."""
         self._real_folder(self.temp)
-        probe = self.temp / f"{os.getpid()}-{next(_temp_numbers)}.tmp"
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
-        os.unlink(probe)
+        os.unlink(_new_file(self.temp / f"{os.getpid()}-{next(_temp_numbers)}.tmp", b""))
 
     def remove_temporary(self) -> int:
         """Delete what an interrupted run left in TEMP_FOLDER: our files only, by name."""
@@ -120,6 +110,19 @@ class OwnedTree:
                     os.unlink(entry.path)
                     removed += 1
         return removed
+
+
+def _new_file(path: Path, data: bytes) -> Path:
+    """Create path, which must not exist yet (O_EXCL, never through a link), holding data;
+    nothing is left behind when writing fails."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _read_no_follow(path: Path) -> bytes:
@@ -156,14 +159,7 @@ def write_atomically(target: Path, data: bytes, *, fsync: bool = True) -> bool:
     except FileNotFoundError:
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{os.getpid()}-{next(_temp_numbers)}.tmp")
-    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    temp = _new_file(target.with_name(f".{target.name}.{os.getpid()}-{next(_temp_numbers)}.tmp"), data)
     _replace(temp, target, fsync=fsync)
     return True
 

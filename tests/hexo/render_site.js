@@ -25,39 +25,12 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const util = require('util');
+const { NODE_MODULES, byName, failer, listMarkdown, makeSite, notLoaded, postSource, recordLog } = require('./site');
 
-const HERE = __dirname;
-const NODE_MODULES = path.join(HERE, 'node_modules');
 const THEME = 'landscape';
 const REQUIRED = ['hexo', 'hexo-renderer-marked', 'hexo-renderer-ejs', 'hexo-renderer-stylus', `hexo-theme-${THEME}`];
-
-function fail(message) {
-  process.stderr.write(`render_site.js: ${message}\n`);
-  process.exitCode = 1;
-}
-
-function byName(a, b) {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function listMarkdown(root) {
-  const found = [];
-  const walk = (dir, rel) => {
-    const entries = fs.readdirSync(dir, { withFileTypes: true });
-    entries.sort((a, b) => byName(a.name, b.name));
-    for (const entry of entries) {
-      const abs = path.join(dir, entry.name);
-      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(abs, relPath);
-      else if (entry.isFile() && entry.name.endsWith('.md')) found.push(relPath);
-    }
-  };
-  walk(root, '');
-  return found;
-}
+const fail = failer('render_site.js');
 
 // The site's settings: Hexo's defaults, spelled out where they matter, plus the theme.
 function siteConfig(sanitizeUrl) {
@@ -77,40 +50,6 @@ function siteConfig(sanitizeUrl) {
     `  sanitizeUrl: ${sanitizeUrl ? 'true' : 'false'}`,
     ''
   ].join('\n');
-}
-
-function makeSite(postsDir, files, sanitizeUrl) {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hexo-render-site-'));
-  fs.writeFileSync(path.join(base, '_config.yml'), siteConfig(sanitizeUrl));
-  // Hexo loads plugins listed in the site's package.json from <site>/node_modules, and
-  // finds `theme: landscape` in <site>/node_modules/hexo-theme-landscape.
-  const pkg = JSON.parse(fs.readFileSync(path.join(HERE, 'package.json'), 'utf8'));
-  const sitePkg = {
-    name: 'hexo-site',
-    version: '0.0.0',
-    private: true,
-    hexo: { version: require('hexo/package.json').version },
-    dependencies: pkg.dependencies
-  };
-  fs.writeFileSync(path.join(base, 'package.json'), JSON.stringify(sitePkg, null, 2));
-  fs.symlinkSync(NODE_MODULES, path.join(base, 'node_modules'), 'junction');
-  const postsRoot = path.join(base, 'source', '_posts');
-  fs.mkdirSync(postsRoot, { recursive: true });
-  for (const rel of files) {
-    const dest = path.join(postsRoot, ...rel.split('/'));
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.copyFileSync(path.join(postsDir, ...rel.split('/')), dest);
-  }
-  return base;
-}
-
-function formatLogArgs(args) {
-  if (args.length && args[0] && typeof args[0] === 'object' && args[0].err) {
-    const { err } = args[0];
-    const parts = [util.format(...args.slice(1)), err && err.stack ? err.stack : String(err)];
-    return parts.filter(Boolean).join('\n');
-  }
-  return util.format(...args);
 }
 
 // The post's page as a file path under public/: Hexo's router adds index.html to a
@@ -155,26 +94,10 @@ async function main() {
   }
   const Hexo = require('hexo');
   const files = listMarkdown(postsDir);
-  const base = makeSite(postsDir, files, sanitizeUrl);
-  const errors = [];
-  const warnings = [];
+  const base = makeSite(postsDir, files, siteConfig(sanitizeUrl), 'hexo-render-site-');
   try {
     const hexo = new Hexo(base, { silent: true });
-    // Hexo logs (and otherwise swallows) per-file failures, e.g. a YAML error in the
-    // front matter or a template error while generating: record them so they fail the run.
-    const log = hexo.log;
-    for (const level of ['error', 'fatal']) {
-      const orig = log[level].bind(log);
-      log[level] = (...logArgs) => {
-        errors.push(`[${level}] ${formatLogArgs(logArgs)}`);
-        return orig(...logArgs);
-      };
-    }
-    const origWarn = log.warn.bind(log);
-    log.warn = (...logArgs) => {
-      warnings.push(`[warn] ${formatLogArgs(logArgs)}`);
-      return origWarn(...logArgs);
-    };
+    const { errors, warnings } = recordLog(hexo);
 
     await hexo.init();
     if (!hexo.extend.renderer.isRenderable('x.md')) {
@@ -194,17 +117,14 @@ async function main() {
     const publicDir = hexo.public_dir;
     const posts = hexo.model('Post').toArray();
     const out = posts.map(post => ({
-      source: post.source.replace(/\\/g, '/').replace(/^_posts\//, ''),
+      source: postSource(post),
       title: post.title,
       path: pagePath(post.path),
       content: typeof post.content === 'string' ? post.content : ''
     }));
     out.sort((a, b) => byName(a.source, b.source));
 
-    const loaded = new Set(out.map(p => p.source));
-    for (const rel of files) {
-      if (!loaded.has(rel)) errors.push(`Hexo did not load ${rel} as a post`);
-    }
+    errors.push(...notLoaded(files, out));
     const seen = new Map();
     for (const p of out) {
       if (seen.has(p.path)) errors.push(`${p.source} and ${seen.get(p.path)} both have the page ${p.path}`);

@@ -17,11 +17,8 @@ import concurrent.futures
 import contextlib
 import functools
 import http.server
-import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
+import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
 from crawler.browser import CHROMIUM_ARGS
-from tests.support.hexo import HEXO_DIR, hexo_installed, not_installed_message
+from tests.support.hexo import HEXO_DIR, hexo_installed, not_installed_message, run_hexo_script
 
 RENDER_SITE_JS = HEXO_DIR / "render_site.js"
 CHROMIUM = "/usr/bin/chromium"
@@ -93,35 +91,10 @@ def render_site(
     """
     if not site_installed():
         raise RuntimeError(site_not_installed_message())
-    node = shutil.which("node")
-    assert node is not None
-    cmd = [node, str(RENDER_SITE_JS), str(Path(posts_dir).resolve()), str(Path(out_dir).resolve())]
+    args = [str(Path(posts_dir).resolve()), str(Path(out_dir).resolve())]
     if sanitize_url:
-        cmd.append("--marked-sanitize-url")
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=HEXO_DIR,
-            env={**os.environ, "TZ": "UTC"},
-            capture_output=True,
-            encoding="utf-8",
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}") from exc
-    if proc.returncode != 0:
-        raise RuntimeError(f"Hexo failed to render {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}")
-    try:
-        posts = json.loads(proc.stdout)
-    except json.JSONDecodeError as exc:
-        raise RuntimeError(
-            f"render_site.js printed no valid JSON ({exc}):\n"
-            f"stdout: {proc.stdout[:2000]!r}\nstderr: {proc.stderr.strip()}"
-        ) from exc
-    if not isinstance(posts, list):
-        msg = f"render_site.js printed {type(posts).__name__}, expected a list"
-        raise RuntimeError(msg)
+        args.append("--marked-sanitize-url")
+    posts = run_hexo_script(RENDER_SITE_JS, args, f"render {posts_dir}", timeout)
     return [RenderedPost(p["source"], p["title"], p["path"], p["content"]) for p in posts]
 
 
@@ -181,6 +154,15 @@ def chromium_problem() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
         return f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)"
     return None
+
+
+def require_blog_tools() -> None:
+    """Fail the test (never skip it) when Hexo's site packages or Chromium are missing."""
+    if not site_installed():
+        pytest.fail(site_not_installed_message(), pytrace=False)
+    problem = chromium_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @dataclass

@@ -48,14 +48,19 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
     """
     if not hexo_installed():
         raise RuntimeError(not_installed_message())
+    return run_hexo_script(LOAD_POSTS_JS, [str(Path(posts_dir).resolve())], f"load {posts_dir}", timeout)
+
+
+def run_hexo_script(script: Path, args: list[str], what: str, timeout: float) -> list[dict]:
+    """Run one of tests/hexo's node scripts (TZ=UTC) and return the JSON list it prints;
+    RuntimeError, with Hexo's stderr, when it fails to ``what``."""
     node = shutil.which("node")
     assert node is not None
-    env = {**os.environ, "TZ": "UTC"}
     try:
         proc = subprocess.run(
-            [node, str(LOAD_POSTS_JS), str(Path(posts_dir).resolve())],
+            [node, str(script), *args],
             cwd=HEXO_DIR,
-            env=env,
+            env={**os.environ, "TZ": "UTC"},
             capture_output=True,
             encoding="utf-8",
             timeout=timeout,
@@ -64,15 +69,15 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}") from exc
     if proc.returncode != 0:
-        raise RuntimeError(f"Hexo failed to load {posts_dir} (exit {proc.returncode}):\n{proc.stderr.strip()}")
+        raise RuntimeError(f"Hexo failed to {what} (exit {proc.returncode}):\n{proc.stderr.strip()}")
     try:
         posts = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         raise RuntimeError(
-            f"load_posts.js printed no valid JSON ({exc}):\n"
+            f"{script.name} printed no valid JSON ({exc}):\n"
             f"stdout: {proc.stdout[:2000]!r}\nstderr: {proc.stderr.strip()}"
         ) from exc
     if not isinstance(posts, list):
-        msg = f"load_posts.js printed {type(posts).__name__}, expected a list"
+        msg = f"{script.name} printed {type(posts).__name__}, expected a list"
         raise RuntimeError(msg)
     return posts
