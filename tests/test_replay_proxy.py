@@ -442,8 +442,15 @@ def test_cli_serves_corpus(tmp_path: Path) -> None:
         conn.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
-    assert proc.returncode == 0
+        try:
+            _, stderr = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack to stderr
+            time.sleep(1)
+            proc.kill()
+            _, stderr = proc.communicate()
+            pytest.fail(f"the proxy did not stop within 10 s of SIGINT; its stderr:\n{stderr}")
+    assert proc.returncode == 0, stderr
 
 
 # ---------------------------------------------------------------- real Scrapy crawl

@@ -26,10 +26,12 @@ import argparse
 import asyncio
 import contextlib
 import email.utils
+import faulthandler
 import http
 import json
 import logging
 import os
+import signal
 import ssl
 import tempfile
 import threading
@@ -895,15 +897,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cases = load_corpus(args.corpus)
+    # Ctrl-C (SIGINT) or SIGTERM is a clean stop.  The handlers only set an event that the
+    # main thread polls, so no KeyboardInterrupt lands in the middle of a print or of the
+    # shutdown, and a signal the kernel hands to the proxy's thread is still seen.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck stop can be looked at
     with ReplayProxy(port=args.port) as proxy:
-        try:  # from the first line printed on, Ctrl-C (SIGINT) is a clean stop
-            serve_corpus(proxy, cases, pageid=args.pageid, lid=args.lid)
-            print(f"proxy listening on {proxy.url}", flush=True)
-            print(f"{len(cases)} cases; CA certificate: {proxy.ca_pem_path}", flush=True)
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
+        serve_corpus(proxy, cases, pageid=args.pageid, lid=args.lid)
+        print(f"proxy listening on {proxy.url}", flush=True)
+        print(f"{len(cases)} cases; CA certificate: {proxy.ca_pem_path}", flush=True)
+        while not stopping.wait(0.2):
             pass
+        logging.info("stopping")
+    logging.info("stopped")
     return 0
 
 
