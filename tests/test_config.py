@@ -119,7 +119,7 @@ def test_output_defaults_and_override(tmp_path) -> None:
 
 def test_body_style(tmp_path) -> None:
     assert load_output(Settings()).body_style == "clean"
-    assert load_output(Settings()).post_format == "2/clean"
+    assert load_output(Settings()).post_format == "3/clean"
     assert load_output(Settings({"HEXO_BODY": "sample"})).body_style == "sample"
     own = tmp_path / "output.yaml"
     own.write_text("body: sample\n", encoding="utf-8")

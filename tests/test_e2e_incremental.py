@@ -256,6 +256,6 @@ def test_posts_of_another_body_style_or_format_are_written_again(tmp_path: Path)
     assert last.stat("sina/articles/known") == 1 and last_requests == []
     with sqlite3.connect(tmp_path / "state.sqlite") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert db.execute("SELECT post_format FROM articles").fetchall() == [("2/clean",)]
+        assert db.execute("SELECT post_format FROM articles").fetchall() == [("3/clean",)]
     db.close()
     assert [line["status"] for line in _manifest(tmp_path)] == ["new", "updated"]

@@ -352,7 +352,8 @@ def test_local_images_replace_each_img_src_at_its_place_only() -> None:
         f'<p>写法: &lt;img src="{url}"></p><!-- <img src="{url}"> -->\n\n'
         f'<p><img alt=\'src="{url}"\' src="{url}"></p><template><img src="{url}"></template>'
     )
-    body = process_body(html, "https://finance.sina.com.cn/a/doc-iabcdefg1234567.shtml")
+    # The sample style, which keeps comments (the clean style removes them: rule 8b).
+    body = process_body(html, "https://finance.sina.com.cn/a/doc-iabcdefg1234567.shtml", "sample")
     assert body.first_image == url
     local = {url: "0123456789abcdef0123.jpg"}
     rewritten, headimg = with_local_images(body.html, body.image_spans, (body.first_image, url), local)
@@ -362,3 +363,16 @@ def test_local_images_replace_each_img_src_at_its_place_only() -> None:
     assert rewritten.replace("0123456789abcdef0123.jpg", url) == body.html
     assert f'&lt;img src="{url}"' in rewritten and f'<!-- <img src="{url}"> -->' in rewritten
     assert with_local_images(body.html, body.image_spans, (body.first_image, url), {}) == (body.html, url)
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("“一带一路”经贸合作", "一带一路_经贸合作.md"),  # §4: Hexo never publishes _x.md
+        ("[快讯]_a_", "快讯__a_.md"),
+        ("“”", "abcdefg1234567.md"),  # nothing left: the article id
+        ("__", "abcdefg1234567.md"),
+    ],
+)
+def test_post_file_name_never_starts_with_underscore(title: str, name: str) -> None:
+    assert post_file_name(title, "abcdefg1234567") == name

@@ -13,9 +13,16 @@ from typing import Literal, get_args
 import ada_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.hexo.html_serializer import ImageSpan, TreeSerializer, delete_c0, escape_attribute
-from crawler.hexo.inert import inert_visit
-from crawler.hexo.publishing import delete_blank_lines, delete_blank_lines_inside, promotion_visit
+from crawler.hexo.html_serializer import (
+    RAW_TEXT_ELEMENTS,
+    ImageSpan,
+    TreeSerializer,
+    escape_attribute,
+    escape_text,
+)
+from crawler.hexo.inert import inert_visit, is_hexo_comment
+from crawler.hexo.namespaces import HTML, child_namespace
+from crawler.hexo.publishing import delete_blank_lines, is_comment, publishing_visit
 from crawler.hexo.tree_walk import prune
 
 BodyStyle = Literal["clean", "sample"]
@@ -24,6 +31,7 @@ DEFAULT_BODY_STYLE: BodyStyle = "clean"
 
 IMAGE_EXTENSIONS = (".gif", ".png", ".jpg", ".webp")
 REMOVED_IMG_ATTRIBUTES = ("onclick", "onerror", "onload")
+READ_BACK_RUNS = 3  # rule 9
 
 _SERIALIZERS = {
     "clean": TreeSerializer(final=True, pre_line_feeds=True),
@@ -39,6 +47,8 @@ class Body:
     # Where each <img>'s src value is in html (start, end, src): the places a post written
     # with local images points at the local copy instead (crawler.hexo.post).
     image_spans: tuple[ImageSpan, ...] = ()
+    # Rule 9: how many read-back parses ran (1 when the first gives BODY back unchanged).
+    read_back_runs: int = 0
 
 
 def https_base(url: str) -> str:
@@ -92,25 +102,83 @@ def _image_sources(body: LexborNode) -> list[str]:
     return [src for img in body.css("img") if (src := img.attributes.get("src"))]
 
 
+def _apply_rules(root: LexborNode, base: str, style: BodyStyle) -> tuple[str, list[ImageSpan]]:
+    """Rules 2 to 8 on the children of root, in place; returns them serialised (rule 6)
+    and, in the clean style, with blank lines deleted (rule 8c)."""
+    _apply_link_rules(root, base)
+    if style == "clean":  # rule 5, with 8a (before IMG is chosen) and 8b: every comment goes
+        prune(root, _clean_visit, is_comment)
+    else:
+        prune(root, inert_visit, is_hexo_comment)
+    html, spans = _SERIALIZERS[style].children_and_images(root)
+    if style == "clean":
+        html, spans = delete_blank_lines(html, spans)
+    return html, spans
+
+
+def _clean_visit(element: LexborNode, namespace: str) -> bool:
+    return inert_visit(element, namespace) or publishing_visit(element, namespace)
+
+
+def _read_back(html: str) -> LexborNode:
+    """Rule 9's parse: BODY inside the post's <div>, in a no-quirks page."""
+    document = LexborHTMLParser(f"<!DOCTYPE html><body><div>{html}</div>", scripting=True)
+    container = document.css_first("body > div")
+    assert container is not None  # the <div> is the body's first child whatever html holds
+    return container
+
+
+def _text_only(root: LexborNode) -> str:
+    """Rule 9's last resort: every text node that is not raw text, in document order,
+    escaped as rule 6 escapes text."""
+    parts = []
+    for node in root.traverse(include_text=True):
+        if node.tag == "-text" and not _in_raw_text(node):
+            parts.append(escape_text(node.text_content or ""))
+    return "".join(parts)
+
+
+def _in_raw_text(text: LexborNode) -> bool:
+    parent = text.parent
+    return parent is not None and (parent.tag or "") in RAW_TEXT_ELEMENTS and _namespace_of(parent) == HTML
+
+
+def _namespace_of(element: LexborNode) -> str:
+    """The namespace the tree builder gave element, derived from its ancestors."""
+    chain = []
+    node: LexborNode | None = element
+    while node is not None and node.is_element_node and node.tag not in ("body", "html"):
+        chain.append(node)
+        node = node.parent
+    namespace, parent = HTML, None
+    for ancestor in reversed(chain):
+        namespace = child_namespace(namespace, parent, ancestor.tag or "")
+        parent = ancestor
+    return namespace
+
+
 def process_body(inner_html: str, article_url: str, style: BodyStyle = DEFAULT_BODY_STYLE) -> Body:
     """Turn the inner HTML of the body container into the post's BODY."""
-    clean = style == "clean"
-    document = LexborHTMLParser(inner_html, scripting=True)
-    body = document.body
-    if body is None:  # lexbor always builds <body>; kept for type checkers
+    base = https_base(article_url)
+    # Rule 1: a whole document, in no-quirks mode as the blog's pages are.
+    root = LexborHTMLParser("<!DOCTYPE html>" + inner_html, scripting=True).body
+    if root is None:  # lexbor always builds <body>; kept for type checkers
         return Body("", None, ())
-    _apply_link_rules(body, https_base(article_url))
-    if clean:  # rule 5, and rule 8a before IMG is chosen
-        prune(body, lambda element, namespace: inert_visit(element, namespace) or promotion_visit(element, namespace))
-    else:
-        prune(body, inert_visit)
-    sources = _image_sources(body)
-    html, spans = _SERIALIZERS[style].children_and_images(body)
-    first = delete_c0(escape_attribute(sources[0])) if sources else None
-    if clean:
-        html, spans = delete_blank_lines(html, spans)
-        first = delete_blank_lines_inside(first) if first else None
-    return Body(html=html, first_image=first, image_urls=tuple(dict.fromkeys(sources)), image_spans=tuple(spans))
+    html, spans = _apply_rules(root, base, style)
+    # Rule 9: read back as written, until BODY no longer changes (three runs at most).
+    runs = 0
+    while True:
+        runs += 1
+        again = _read_back(html)
+        written, written_spans = _apply_rules(again, base, style)
+        if written == html:
+            break
+        root, html, spans = again, written, written_spans
+        if runs == READ_BACK_RUNS:  # still changing: only its text surely reads back as itself
+            return Body(html=_text_only(root), first_image=None, image_urls=(), read_back_runs=runs)
+    sources = _image_sources(root)
+    first = escape_attribute(sources[0]) if sources else None
+    return Body(html, first, tuple(dict.fromkeys(sources)), tuple(spans), runs)
 
 
 def container_inner_html(container: LexborNode) -> str:

@@ -123,25 +123,50 @@ def _escape_ampersands(text: str, in_attribute: bool) -> str:
     return "".join(parts)
 
 
-def _escape(text: str, *, final: bool, in_attribute: bool, quote: str, quoted: str) -> str:
+# Rule 6: what Hexo's regular expressions and Markdown would read as markup, written as
+# references.  In text: a Markdown link's "[", and code fences' backtick and tilde.
+_TEXT_MARKUP = re.compile("[<\\[`~]")
+_TEXT_REFERENCES = {"<": "&lt;", "[": "&#91;", "`": "&#96;", "~": "&#126;"}
+# In attribute values also the quotes, angle brackets and line breaks that let the
+# external-link filter's regex or the fence scanner see a tag or a line start, and the
+# "=" of every "href=" (the filter inserts before the tag's first "href=").
+_ATTRIBUTE_MARKUP = re.compile("[\"'<>`~\n\r]|(?<=[hH][rR][eE][fF])=")
+_ATTRIBUTE_REFERENCES = {
+    '"': "&quot;",
+    "'": "&#39;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "`": "&#96;",
+    "~": "&#126;",
+    "\n": "&#10;",
+    "\r": "&#13;",
+    "=": "&#61;",
+}
+
+
+def _escape(text: str, *, final: bool, in_attribute: bool) -> str:
     controls = final and _CONTROLS.search(text) is not None
     if controls:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
         text = delete_c0(text)
-    if "&" in text:
+    if "&" in text:  # before the references below add ampersands of their own
         text = _escape_ampersands(text, in_attribute=in_attribute)
-    if quote in text:
-        text = text.replace(quote, quoted)
+    if in_attribute:
+        text = _ATTRIBUTE_MARKUP.sub(lambda match: _ATTRIBUTE_REFERENCES[match.group()], text)
+    else:
+        text = _TEXT_MARKUP.sub(lambda match: _TEXT_REFERENCES[match.group()], text)
     return replace_c1(text) if controls else text
 
 
 def escape_text(text: str, *, final: bool = True) -> str:
-    """Text: ``<`` and a reference-starting ``&`` escaped, all else raw."""
-    return _escape(text, final=final, in_attribute=False, quote="<", quoted="&lt;")
+    """Text: ``<``, a reference-starting ``&``, ``[``, backtick and tilde escaped, all
+    else raw."""
+    return _escape(text, final=final, in_attribute=False)
 
 
 def escape_attribute(value: str, *, final: bool = True) -> str:
-    """Attribute value: ``"`` and a reference-starting ``&`` escaped, all else raw."""
-    return _escape(value, final=final, in_attribute=True, quote='"', quoted="&quot;")
+    """Attribute value: ``"``, ``'``, ``<``, ``>``, backtick, tilde, LF, CR, the ``=`` of
+    ``href=`` and a reference-starting ``&`` escaped, all else raw."""
+    return _escape(value, final=final, in_attribute=True)
 
 
 class TreeSerializer:

@@ -1,10 +1,13 @@
 """§3 rule 5, "Make it inert": nothing in BODY may run code, load another document or
-take over the blog's page.
+take over the blog's page, neither as we write it nor after Hexo rewrites it.
 
 Applied to the whole tree after rules 2 to 4, inside <svg> and <math> and in every
 template's content too.  What is removed is exactly what the rule lists, no more: the
 post format is byte-exact, and everything else (``<style>``, ``style`` attributes)
-is part of the article as served.
+is part of the article as served.  Hexo's own rewrites (the excerpt marker, code
+fences) act on raw text with regular expressions, so a comment or an HTML raw-text
+element that holds their markers goes whole (rule 6 keeps them out of text and
+attribute values by escaping).
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ from selectolax.lexbor import LexborNode
 from crawler.hexo.namespaces import HTML, SVG
 from crawler.hexo.tree_walk import prune
 
-# Elements that run code, embed or load another document, or retarget the page.
+# Elements that run code, embed or load another document, or retarget the page;
+# ``plaintext`` turns the rest of the blog's page into text.
 ACTIVE_ELEMENTS = frozenset(
-    ["script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link"]
+    ["script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link", "plaintext"]
 )
 # SVG animation can set any attribute (an href to javascript:) after the post loads.
 SVG_ANIMATION_ELEMENTS = frozenset(["animate", "animateMotion", "animateTransform", "set"])
-URL_ATTRIBUTES = frozenset(
-    ["href", "src", "xlink:href", "action", "formaction", "poster", "background", "cite", "data"]
-)
+# Removed whatever their value: a post submits nothing anywhere.
+ALWAYS_REMOVED_ATTRIBUTES = frozenset(["srcdoc", "action", "formaction"])
+# Removed when their value runs code; so is every attribute whose name ends in ``href``
+# (``data-href``: Hexo's external-link filter can make it the link's href).
+URL_ATTRIBUTES = frozenset(["src", "poster", "background", "cite", "data"])
 ACTIVE_SCHEMES = ("javascript:", "vbscript:", "data:")
+# HTML raw-text elements whose text Hexo's regular expressions would read as markup.
+HEXO_MARKER_ELEMENTS = frozenset(["style", "xmp", "noembed", "noframes", "noscript"])
+EXCERPT_MARKER = re.compile(r"<!-- ?more ?-->", re.IGNORECASE)  # Hexo's, as it matches it
+FENCES = ("```", "~~~")
 _C0_AND_DEL = re.compile("[\x00-\x1f\x7f]")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
@@ -47,12 +57,27 @@ def is_active_url(value: str, *, image_source: bool = False) -> bool:
     return not (image_source and url.startswith("data:image/"))
 
 
+def is_url_attribute(name: str) -> bool:
+    return name in URL_ATTRIBUTES or name[-4:].lower() == "href"
+
+
 def is_active_attribute(name: str, value: str | None, *, image: bool = False) -> bool:
-    """An event handler, a ``srcdoc``, or a URL attribute that would run code (``image``:
-    the attribute is on an HTML <img>)."""
-    if name[:2].lower() == "on" or name == "srcdoc":
+    """An event handler, ``srcdoc``, ``action``, ``formaction``, or a URL attribute that
+    would run code (``image``: the attribute is on an HTML <img>)."""
+    if name[:2].lower() == "on" or name in ALWAYS_REMOVED_ATTRIBUTES:
         return True
-    return name in URL_ATTRIBUTES and bool(value) and is_active_url(value or "", image_source=image and name == "src")
+    return bool(value) and is_url_attribute(name) and is_active_url(value or "", image_source=image and name == "src")
+
+
+def holds_hexo_marker(text: str) -> bool:
+    """Would Hexo read this raw text as its excerpt marker or a code fence?"""
+    return EXCERPT_MARKER.search(text) is not None or any(fence in text for fence in FENCES)
+
+
+def is_hexo_comment(comment: LexborNode) -> bool:
+    """A comment that holds Hexo's excerpt marker (``<!--`` + data + ``-->`` matches it)
+    or a fence.  lexbor's ``html`` of a comment is ``<!--`` + its data + ``-->``."""
+    return holds_hexo_marker(comment.html or "")
 
 
 def _active_attributes(element: LexborNode, namespace: str) -> list[str]:
@@ -65,6 +90,8 @@ def inert_visit(element: LexborNode, namespace: str) -> bool:
     tag = element.tag or ""
     if tag in ACTIVE_ELEMENTS or (namespace == SVG and tag in SVG_ANIMATION_ELEMENTS):
         return True
+    if namespace == HTML and tag in HEXO_MARKER_ELEMENTS and holds_hexo_marker(element.text(deep=True)):
+        return True
     active = _active_attributes(element, namespace)
     if active:
         attrs = element.attrs
@@ -74,5 +101,5 @@ def inert_visit(element: LexborNode, namespace: str) -> bool:
 
 
 def make_inert(root: LexborNode) -> int:
-    """Rule 5 over everything below root; returns how many elements were removed."""
-    return prune(root, inert_visit)
+    """Rule 5 over everything below root; returns how many nodes were removed."""
+    return prune(root, inert_visit, is_hexo_comment)

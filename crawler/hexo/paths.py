@@ -12,7 +12,9 @@ SUFFIX = ".md"
 
 
 def sanitise_file_stem(title: str) -> str:
-    return title.translate(_REMOVED).translate(_REPLACED)
+    """The 2022 rule, then the underscores at the start go: Hexo never publishes a file
+    whose name begins with ``_`` (``“一带一路”…`` gives ``一带一路_…``)."""
+    return title.translate(_REMOVED).translate(_REPLACED).lstrip("_")
 
 
 def _fits(stem: str) -> bool:

@@ -9,13 +9,14 @@ from crawler.hexo.fields import yaml_quote, yaml_text
 from crawler.hexo.html_serializer import ImageSpan, escape_attribute
 
 # Raised whenever this code writes other bytes for the same article (2: §3 rules 5, 6
-# and 8).  The state remembers what each post was written in; a post of another format
-# or body style counts as not written yet, so the next run that lists it rewrites it.
-POST_FORMAT_VERSION = 2
+# and 8; 3: no-quirks parse, Hexo's markers and fences, page furniture, read-back).
+# The state remembers what each post was written in; a post of another format or body
+# style counts as not written yet, so the next run that lists it rewrites it.
+POST_FORMAT_VERSION = 3
 
 
 def post_format(body_style: str) -> str:
-    """What the state records a post as written in, e.g. ``2/clean``."""
+    """What the state records a post as written in, e.g. ``3/clean``."""
     return f"{POST_FORMAT_VERSION}/{body_style}"
 
 

@@ -1,4 +1,5 @@
-"""One walk over every element of a parsed body, for the rules that keep or drop elements.
+"""One walk over every element (and comment) of a parsed body, for the rules that keep or
+drop nodes.
 
 Elements are visited with their namespace (crawler.hexo.namespaces), template content
 included (it is not part of the tree, so CSS selectors never reach it).  The walk uses
@@ -15,6 +16,8 @@ from crawler.hexo.namespaces import HTML, child_namespace
 
 # visit(element, namespace) -> True: remove the element with everything inside it.
 Visit = Callable[[LexborNode, str], bool]
+# comment_visit(comment) -> True: remove the comment.
+CommentVisit = Callable[[LexborNode], bool]
 
 
 def template_content(template: LexborNode) -> LexborNode | None:
@@ -25,23 +28,29 @@ def template_content(template: LexborNode) -> LexborNode | None:
     return None
 
 
-def _element_children(node: LexborNode) -> Iterator[LexborNode]:
+def _children(node: LexborNode, comments: bool) -> Iterator[LexborNode]:
+    """The element children of node, and its comments too when ``comments``."""
     child = node.first_child
     while child is not None:
-        if child.is_element_node:
+        if child.is_element_node or (comments and child.is_comment_node):
             yield child
         child = child.next
 
 
-def prune(root: LexborNode, visit: Visit) -> int:
-    """Visit every element below root; remove those visit() marks.  Returns how many."""
+def prune(root: LexborNode, visit: Visit, comment_visit: CommentVisit | None = None) -> int:
+    """Visit every element (and, with ``comment_visit``, every comment) below root;
+    remove those marked.  Returns how many."""
     doomed: list[LexborNode] = []
     # (parent, its namespace or None for a document / fragment root)
     stack: list[tuple[LexborNode, str | None]] = [(root, None)]
     while stack:
         parent, parent_namespace = stack.pop()
         context = parent if parent_namespace is not None else None
-        for element in _element_children(parent):
+        for element in _children(parent, comment_visit is not None):
+            if not element.is_element_node:
+                if comment_visit is not None and comment_visit(element):
+                    doomed.append(element)
+                continue
             namespace = child_namespace(parent_namespace or HTML, context, element.tag or "")
             if visit(element, namespace):
                 doomed.append(element)
