@@ -129,8 +129,12 @@ _TEXT_MARKUP = re.compile("[<\\[`~]")
 _TEXT_REFERENCES = {"<": "&lt;", "[": "&#91;", "`": "&#96;", "~": "&#126;"}
 # In attribute values also the quotes, angle brackets and line breaks that let the
 # external-link filter's regex or the fence scanner see a tag or a line start, and the
-# "=" of every "href=" (the filter inserts before the tag's first "href=").
-_ATTRIBUTE_MARKUP = re.compile("[\"'<>`~\n\r]|(?<=[hH][rR][eE][fF])=")
+# "=" of every "href=" (the filter inserts before the tag's first "href=").  One step
+# beyond the post format's text: the "=" of "rel=" too.  The filter rewrites the tag's
+# first rel="…"/rel='…', and a value ending in "rel=" meets its own closing quote: the
+# rewrite then unquotes the next attribute, whose value (" onmouseover=…") becomes
+# attributes.  No golden holds "rel=" in a value (README, "The post format").
+_ATTRIBUTE_MARKUP = re.compile("[\"'<>`~\n\r]|(?<=[hH][rR][eE][fF])=|(?<=[rR][eE][lL])=")
 _ATTRIBUTE_REFERENCES = {
     '"': "&quot;",
     "'": "&#39;",
@@ -165,7 +169,7 @@ def escape_text(text: str, *, final: bool = True) -> str:
 
 def escape_attribute(value: str, *, final: bool = True) -> str:
     """Attribute value: ``"``, ``'``, ``<``, ``>``, backtick, tilde, LF, CR, the ``=`` of
-    ``href=`` and a reference-starting ``&`` escaped, all else raw."""
+    ``href=`` and ``rel=``, and a reference-starting ``&`` escaped, all else raw."""
     return _escape(value, final=final, in_attribute=True)
 
 
