@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import yaml
 from scrapy.settings import BaseSettings
 
+from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
 from crawler.cluster.protocol import DEFAULT_CLUSTER
 from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
@@ -381,6 +382,9 @@ def _cluster(settings: BaseSettings) -> ClusterConfig | None:
         raise ConfigError(f"SINA_CLUSTER={name!r}: expected lower-case letters, digits, - or _")
     rate = _more_than_zero(settings, "SINA_HOST_RATE", 4, "requests per second")
     worker_wait = _more_than_zero(settings, "SINA_WORKER_WAIT", 60, "seconds")
+    missing = missing_cluster_extra()  # checked here, before any cluster code imports it
+    if missing:
+        raise ConfigError(f"SINA_REDIS_URL is set but {missing}: a cluster needs {CLUSTER_EXTRA}")
     return ClusterConfig(str(url), name, rate, worker_wait)
 
 

@@ -18,6 +18,11 @@ Markers (registered in pyproject.toml, ``--strict-markers``):
     needs Node.js and ``npm ci --prefix tests/hexo``.
 ``scrapyd``
     starts a real scrapyd.
+``redis``
+    starts Debian's redis-server.
+``plain_install``
+    crawls with a venv holding ``pip install .`` alone (SINA_PLAIN_PYTHON's, else one it
+    makes with pip: tests/test_e2e_plain_install.py).
 
 Every test of a ``test_e2e_*.py`` module is ``e2e`` (added here if its module forgets).
 A test marked ``browser``, ``hexo`` or ``scrapyd`` must be marked ``e2e`` as well: the
@@ -45,7 +50,7 @@ CASES: tuple[CorpusCase, ...] = tuple(load_corpus(CORPUS)) if CORPUS.is_dir() el
 CASES_BY_NAME: dict[str, CorpusCase] = {case.name: case for case in CASES}
 
 #: Markers that name something a test needs beyond Python; each implies ``e2e``.
-NEEDS_MORE_THAN_PYTHON = ("browser", "hexo", "scrapyd", "redis")
+NEEDS_MORE_THAN_PYTHON = ("browser", "hexo", "scrapyd", "redis", "plain_install")
 
 
 def corpus_case(name: str) -> CorpusCase:

@@ -8,6 +8,10 @@ each request (the coordinator's body style).  It works only for a coordinator of
 project version (``version_mismatch``), and stops once the articles it holds are answered
 after the coordinator it served has gone, or when none has come for SINA_WORKER_WAIT
 seconds.
+
+Spider modules are all imported by ``scrapy list`` and by any crawl, so this one imports
+no part of the ``cluster`` extra (redis, scrapy-redis) at the top: only ``from_crawler``
+does, once it has checked they are installed (or says how to install them).
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
@@ -25,12 +28,17 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
 from crawler.cluster.protocol import DEFAULT_CLUSTER, ClusterKeys, item_answer, project_version, skipped_answer
-from crawler.cluster.worker import HeldArticles
 from crawler.config import Config, ConfigError, Section
 from crawler.items import ArticleItem
 from crawler.sina.roll_api import RollItem
 from crawler.spiders.sina_finance import SinaFinanceSpider, Skip, download_failed
+
+if TYPE_CHECKING:
+    import redis
+
+    from crawler.cluster.worker import HeldArticles
 
 WATCH_SECONDS = 0.5  # how often it looks for its coordinator
 
@@ -65,6 +73,13 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SinaFinanceWorkerSpider:
+        missing = missing_cluster_extra()
+        if missing:
+            raise ConfigError(f"sina_finance_worker is a cluster's worker, but {missing}: it needs {CLUSTER_EXTRA}")
+        import redis  # the cluster extra, there as just checked
+
+        from crawler.cluster.worker import HeldArticles
+
         spider: SinaFinanceWorkerSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
         cluster = Config.of(crawler).cluster
         if cluster is None:
@@ -82,11 +97,13 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
         a coordinator does, or until SINA_WORKER_WAIT seconds pass without one."""
         self.logger.info("Working for cluster %r", self.keys.name)
         self.held.start()
+        from redis import RedisError  # installed: from_crawler checked
+
         served, since = False, time.monotonic()
         while True:
             try:
                 coordinating = self._coordinator_here()
-            except redis.RedisError as exc:
+            except RedisError as exc:
                 self.logger.error("Cluster Redis unreachable: %s", exc)
                 raise CloseSpider("cluster_unavailable") from exc
             if coordinating:

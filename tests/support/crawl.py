@@ -34,9 +34,11 @@ def crawl_command(
     settings: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     prefix: list[str] | None = None,
+    python: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one crawl whose output, log and stats are in
-    ``work`` and whose network is the replay proxy at ``proxy_url``."""
+    ``work`` and whose network is the replay proxy at ``proxy_url``.  With ``python``, the
+    crawler installed in that interpreter's environment runs (see ``crawl_folder``)."""
     work.mkdir(parents=True, exist_ok=True)
     all_settings = {
         "HEXO_POSTS_DIR": str(work / "posts"),
@@ -52,15 +54,24 @@ def crawl_command(
         "RETRY_BACKOFF_BASE": "0.05",  # the backoff rule stays on, with short pauses
         **(settings or {}),
     }
-    command = [*(prefix or []), sys.executable, "-m", "scrapy", "crawl", spider]
+    command = [*(prefix or []), str(python or sys.executable), "-m", "scrapy", "crawl", spider]
     for arg in spider_args:
         command += ["-a", arg]
     for name, value in all_settings.items():
         command += ["-s", f"{name}={value}"]
     environment = {key: value for key, value in os.environ.items() if key.lower() not in ("no_proxy", "all_proxy")}
     environment.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTP_PROXY=proxy_url, HTTPS_PROXY=proxy_url)
+    if python is not None:  # the installed project's settings, not a scrapy.cfg's
+        environment = {key: value for key, value in environment.items() if key != "PYTHONPATH"}
+        environment["SCRAPY_SETTINGS_MODULE"] = "crawler.settings"
     environment.update(env or {})
     return command, environment
+
+
+def crawl_folder(work: Path, python: Path | None) -> Path:
+    """Where a crawl runs: the repository (its scrapy.cfg, its sources first on the path),
+    or, for another interpreter's installed crawler, ``work``, where no sources are."""
+    return REPO if python is None else work
 
 
 def crawl_result(work: Path, returncode: int, stderr: str = "") -> CrawlResult:
@@ -80,15 +91,18 @@ def run_crawl(
     env: dict[str, str] | None = None,
     prefix: list[str] | None = None,
     spider: str = "sina_finance",
+    python: Path | None = None,
 ) -> CrawlResult:
     """One crawl in a subprocess (a Twisted reactor cannot be restarted in-process);
     ``env`` adds environment variables (e.g. ``no_proxy``); ``prefix`` is a command that
-    runs the crawl (e.g. ``setpriv`` dropping capabilities)."""
+    runs the crawl (e.g. ``setpriv`` dropping capabilities); ``python`` is the interpreter
+    of another environment whose installed crawler runs (this repository's by default)."""
     (work / "stats.json").unlink(missing_ok=True)
     command, environment = crawl_command(
-        proxy_url, work, *spider_args, spider=spider, settings=settings, env=env, prefix=prefix
+        proxy_url, work, *spider_args, spider=spider, settings=settings, env=env, prefix=prefix, python=python
     )
-    done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout)
+    cwd = crawl_folder(work, python)
+    done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
     return crawl_result(work, done.returncode, done.stderr)
 
 
