@@ -41,8 +41,19 @@ _KIND_REQUIRED = {
 _CIDS = re.compile(r"^\d+(,\d+)*$")
 _SECTION_KEYS = _COMMON_KEYS.union(*_KIND_KEYS.values())
 DEFAULT_WAIT_FOR = 'a[href*="/doc-i"]'  # a page section is read once article links exist
-_OUTPUT_KEYS = {"posts_dir", "state_db", "manifest", "images", "image_hosts", "body"}
+_OUTPUT_KEYS = {
+    "posts_dir",
+    "state_db",
+    "manifest",
+    "images",
+    "image_hosts",
+    "images_max_per_post",
+    "images_max_bytes_per_run",
+    "body",
+}
 IMAGE_MODES = ("remote", "local")
+DEFAULT_IMAGES_MAX_PER_POST = 100
+DEFAULT_IMAGES_MAX_BYTES_PER_RUN = 2 * 1024**3  # 2 GiB
 _SECTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Written unquoted in the front matter and used as folder names: keep them plain.
 _UNSAFE_IN_CATEGORY = re.compile(r"[\x00-\x1f/\\:#{}\[\],&*!|>'\"%@`]|^[-?\s]|\s$")
@@ -116,6 +127,8 @@ class OutputConfig:
     manifest: Path | None = None
     images: str = "remote"
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS  # HEXO_IMAGES=local downloads only from these
+    images_max_per_post: int = DEFAULT_IMAGES_MAX_PER_POST  # HEXO_IMAGES_MAX_PER_POST: the rest stay remote
+    images_max_bytes_per_run: int = DEFAULT_IMAGES_MAX_BYTES_PER_RUN  # HEXO_IMAGES_MAX_BYTES_PER_RUN
     body_style: BodyStyle = DEFAULT_BODY_STYLE
     fsync: bool = True
     lock_wait: float = 60.0
@@ -296,11 +309,32 @@ def _image_hosts(value: object) -> tuple[str, ...]:
     return hosts
 
 
+def _whole_number(setting: str, value: object, default: int) -> int:
+    """A count or size setting: a whole number, 0 or more (None or empty: the default)."""
+    if value is None or value == "":
+        return default
+    try:
+        if isinstance(value, bool | float):
+            raise ValueError
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"{setting}={value!r}: expected a whole number, 0 or more")
+    return number
+
+
 def _body_style(value: str) -> BodyStyle:
     for style in BODY_STYLES:
         if value == style:
             return style
     raise ConfigError(f"HEXO_BODY={value!r}: expected one of {', '.join(BODY_STYLES)}")
+
+
+def _setting_or(settings: BaseSettings, name: str, fallback: object) -> object:
+    """The Scrapy setting when it is set (0 included), else the output file's value."""
+    value = settings.get(name)
+    return fallback if value is None or value == "" else value
 
 
 def load_output(settings: BaseSettings) -> OutputConfig:
@@ -330,6 +364,16 @@ def load_output(settings: BaseSettings) -> OutputConfig:
     if images not in IMAGE_MODES:
         raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
     image_hosts = _image_hosts(settings.get("HEXO_IMAGE_HOSTS") or values.get("image_hosts"))
+    images_max_per_post = _whole_number(
+        "HEXO_IMAGES_MAX_PER_POST",
+        _setting_or(settings, "HEXO_IMAGES_MAX_PER_POST", values.get("images_max_per_post")),
+        DEFAULT_IMAGES_MAX_PER_POST,
+    )
+    images_max_bytes_per_run = _whole_number(
+        "HEXO_IMAGES_MAX_BYTES_PER_RUN",
+        _setting_or(settings, "HEXO_IMAGES_MAX_BYTES_PER_RUN", values.get("images_max_bytes_per_run")),
+        DEFAULT_IMAGES_MAX_BYTES_PER_RUN,
+    )
     body_style = _body_style(str(settings.get("HEXO_BODY") or values.get("body") or DEFAULT_BODY_STYLE))
     try:
         lock_wait = settings.getfloat("SINA_LOCK_WAIT", 60.0)
@@ -341,6 +385,8 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         manifest=manifest,
         images=images,
         image_hosts=image_hosts,
+        images_max_per_post=images_max_per_post,
+        images_max_bytes_per_run=images_max_bytes_per_run,
         body_style=body_style,
         fsync=settings.getbool("HEXO_FSYNC", True),
         lock_wait=lock_wait,

@@ -15,6 +15,8 @@ STATE_DB = None  # None: state_db of settings/output.yaml (output/state.sqlite)
 MANIFEST = None  # None: manifest of settings/output.yaml (output/manifest.jsonl)
 HEXO_IMAGES = None  # None: images of settings/output.yaml ("remote"); or "local"
 HEXO_IMAGE_HOSTS = None  # None: image_hosts of settings/output.yaml (Sina's CDNs); HEXO_IMAGES=local only
+HEXO_IMAGES_MAX_PER_POST = None  # None: images_max_per_post of settings/output.yaml (100); the rest stay remote
+HEXO_IMAGES_MAX_BYTES_PER_RUN = None  # None: images_max_bytes_per_run of settings/output.yaml (2 GiB = 2147483648)
 HEXO_BODY = None  # None: body of settings/output.yaml ("clean"); or "sample" (post format §3 rule 8)
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process

@@ -96,7 +96,7 @@ class HexoPostsPipeline:
         known = state.get(item.publishid)
         if known is None:
             status = "new"
-        elif known.sha256 != sha256:
+        elif known.sha256 != sha256 or known.path != item.path:  # moved off an unsafe state path
             status = "updated"
         else:
             status = "unchanged"

@@ -2,10 +2,16 @@
 
 An article keeps its path forever (the state remembers it).  A new article whose
 file name another article owns gets ``<name>_<publishid>.md``; a name too long for
-the file system is shortened at a character boundary and gets the same suffix."""
+the file system is shortened at a character boundary and gets the same suffix.
+
+A path read back from the state is checked as a new one is (relative, no ``..``, no
+symbolic-link folder on its way, inside the posts folder once resolved): a row that
+fails is ``unsafe_path``, logged and counted, and the article gets its fresh path, which
+replaces the row once the post is written.  So no state row places a write anywhere."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem
@@ -13,9 +19,12 @@ from scrapy.exceptions import DropItem
 from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.paths import post_file_name, post_relative_path
 from crawler.items import ArticleItem
+from crawler.storage.files import UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
 
 
 class PostPathPipeline:
@@ -32,7 +41,13 @@ class PostPathPipeline:
         assert state is not None and item.publishid and item.title
         known = state.get(item.publishid)
         if known is not None:
-            return known.path
+            try:
+                checked_post_path(self.run.output.posts_dir, known.path)
+            except UnsafePath as exc:
+                self.run.crawler.stats.inc_value("sina/state/unsafe_path")
+                logger.warning("State row of %s has an unsafe path (%s): written at its fresh path", item.url, exc)
+            else:
+                return known.path
         path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
         owner = state.owner_of(path) or self._claimed.get(path)
         if owner is not None and owner != item.publishid:

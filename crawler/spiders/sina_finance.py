@@ -54,6 +54,7 @@ from crawler.sina.urls import article_request_url
 from crawler.sina.zhibo_api import PAGE_SIZE, ZHIBO_REFERER, ZhiboApiError, flash, parse_zhibo_page, zhibo_api_url
 from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
 from crawler.spiders.listing import Listed, OrderedListings
+from crawler.storage.files import UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
     from crawler.cluster.coordinator import Coordinator
@@ -335,18 +336,18 @@ class SinaFinanceSpider(scrapy.Spider):
         return admitted, not older and not all_known
 
     def _is_known(self, entry: Listed) -> bool:
-        """Written before in this post format, API mtime unchanged and the post still there:
-        no request."""
+        """Written before in this post format, API mtime unchanged and the post still there
+        (at a path that passes the check of a new one): no request."""
         if self.arguments.refresh or self.run.state is None:
             return False
         known = self.run.state.get(entry.publishid)
         output = self.run.output
-        return (
-            known is not None
-            and known.mtime == entry.mtime
-            and known.post_format == output.post_format
-            and (output.posts_dir / known.path).is_file()
-        )
+        if known is None or known.mtime != entry.mtime or known.post_format != output.post_format:
+            return False
+        try:
+            return checked_post_path(output.posts_dir, known.path).is_file()
+        except UnsafePath:  # fetched, and its row replaced (crawler.pipelines.post_paths)
+            return False
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         section = failure.request.cb_kwargs["section"]  # type: ignore[attr-defined]

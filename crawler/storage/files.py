@@ -1,5 +1,8 @@
 """Writing files so that none is ever partial: a temporary file, made durable (fsync),
 then renamed over the target; and touching nothing in the posts folder that is not ours.
+A post path read back (from the state) is used only once it passes checked_post_path,
+the rules a new one meets: relative, no ``..``, no symbolic-link folder on its way,
+inside the posts folder once resolved.
 
 Inside a crawl the fsyncs are grouped (GroupFsync): every file written within a few
 milliseconds is flushed by one call in a worker thread, so the crawl does not wait on
@@ -25,6 +28,54 @@ _temp_numbers = itertools.count()
 class UnsafePath(OSError):
     """A path the crawler will not write to: a symbolic link it did not make, or a
     folder on the way that is one (writing would land outside the posts folder)."""
+
+
+def relative_path_problem(relative: str) -> str | None:
+    """Why ``relative`` cannot be a post's path in the posts folder (None: it can), from
+    its text alone: a post path is ``a/b/c/name.md``, POSIX, relative, each part a name."""
+    if not isinstance(relative, str):
+        return "not text"
+    if not relative:
+        return "empty"
+    if "\x00" in relative or "\\" in relative:
+        return "a NUL or a backslash in it"
+    if relative.startswith("/") or (len(relative) > 1 and relative[1] == ":"):
+        return "absolute"
+    parts = relative.split("/")
+    if ".." in parts:
+        return "a '..' component"
+    if any(part in ("", ".") for part in parts):
+        return "an empty or '.' component"
+    if not relative.endswith(".md") or parts[-1] == ".md":
+        return "not a post's file name (name.md)"
+    return None
+
+
+def checked_post_path(root: Path, relative: str) -> Path:
+    """``root / relative`` when a post may be written there, as for a new post: a relative
+    path without ``..`` (relative_path_problem), no folder on its way that is a symbolic
+    link, and inside root once resolved.  UnsafePath (naming why) otherwise.  A folder not
+    made yet is fine: OwnedTree makes it a real one."""
+    problem = relative_path_problem(relative)
+    if problem:
+        raise UnsafePath(f"{relative!r}: {problem}")
+    target = root.joinpath(*relative.split("/"))
+    folder = root
+    for part in relative.split("/")[:-1]:
+        folder = folder / part
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            break  # nothing below a missing folder exists yet
+        if stat.S_ISLNK(mode):
+            raise UnsafePath(f"{relative!r}: {folder} is a symbolic link")
+    try:
+        inside = target.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError) as exc:  # a symbolic-link loop above the posts folder
+        raise UnsafePath(f"{relative!r}: cannot be resolved: {exc}") from None
+    if not inside:
+        raise UnsafePath(f"{relative!r}: outside the posts folder once resolved")
+    return target
 
 
 class OwnedTree:

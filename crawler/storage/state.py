@@ -2,7 +2,10 @@
 
 It is the only state.  A row is added only after the post's file has been renamed
 into place, so a crash never leaves a row for a post that is not there; a post
-without a row (crash between rename and commit) is simply fetched again."""
+without a row (crash between rename and commit) is simply fetched again.
+
+The file is input like any other: a path read back from it is checked as a new one is
+(crawler.storage.files.checked_post_path) before anything is written or trusted there."""
 
 from __future__ import annotations
 
@@ -130,13 +133,14 @@ class CrawlState:
         post_format: str,
         changed: bool,
     ) -> None:
-        """Upsert after the post is in place; ``changed``: its bytes were (re)written."""
+        """Upsert after the post is in place; ``changed``: its bytes were (re)written.  The
+        path is kept but for a row whose path was unsafe (post_paths), which this replaces."""
         now = _now()
         self._db.execute(  # autocommit: the row is durable once the call returns
             "INSERT INTO articles"
             " (publishid, docid, url, section, path, sha256, mtime, first_seen, last_written, post_format)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(publishid) DO UPDATE SET docid=excluded.docid, url=excluded.url,"
+            " ON CONFLICT(publishid) DO UPDATE SET docid=excluded.docid, url=excluded.url, path=excluded.path,"
             " sha256=excluded.sha256, mtime=excluded.mtime, post_format=excluded.post_format,"
             " last_written=CASE WHEN ? THEN excluded.last_written ELSE articles.last_written END",
             (publishid, docid, url, section, path, sha256, mtime, now, now, post_format, changed),
