@@ -29,3 +29,6 @@ class ArticleItem:
     tags: list[str] = field(default_factory=list)  # a flash's tags
     stocks: list[dict[str, str]] = field(default_factory=list)  # a flash's stocks: market, symbol, key
     path: str | None = None  # post path relative to HEXO_POSTS_DIR (set when written)
+    # Our earlier post of this article at another path, which goes once this one is in
+    # place (a name Hexo does not publish: post_paths).
+    replaces: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 # The 2022 generator's rule, kept so an existing blog's posts keep their paths.
 _REPLACED = str.maketrans({ch: "_" for ch in ":/\\?*“”<>|[]"})
 _REMOVED = str.maketrans({"\n": None, "\r": None, "#": None, ".": None})
+UNPUBLISHED_PREFIX = "_"  # Hexo never publishes a file whose name begins with it
 MAX_NAME_BYTES = 255  # NAME_MAX of ext4, btrfs, xfs, APFS
 SUFFIX = ".md"
 
@@ -14,7 +15,7 @@ SUFFIX = ".md"
 def sanitise_file_stem(title: str) -> str:
     """The 2022 rule, then the underscores at the start go: Hexo never publishes a file
     whose name begins with ``_`` (``“一带一路”…`` gives ``一带一路_…``)."""
-    return title.translate(_REMOVED).translate(_REPLACED).lstrip("_")
+    return title.translate(_REMOVED).translate(_REPLACED).lstrip(UNPUBLISHED_PREFIX)
 
 
 def _fits(stem: str) -> bool:

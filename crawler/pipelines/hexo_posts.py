@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import stat
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.fields import rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes, with_local_images
 from crawler.items import ArticleItem
-from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath
+from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -96,7 +97,7 @@ class HexoPostsPipeline:
         known = state.get(item.publishid)
         if known is None:
             status = "new"
-        elif known.sha256 != sha256 or known.path != item.path:  # moved off an unsafe state path
+        elif known.sha256 != sha256 or known.path != item.path:  # moved off an unsafe or _ path
             status = "updated"
         else:
             status = "unchanged"
@@ -122,7 +123,29 @@ class HexoPostsPipeline:
         self.stats.inc_value(f"sina/section/{item.section}/{status}")
         log = logger.debug if status == "unchanged" else logger.info
         log("Post %s: %s (%s)", status, item.path, item.url)
+        if item.replaces and item.replaces != item.path and known is not None:
+            self._remove_replaced(item, item.replaces, known.sha256)
         return item
+
+    def _remove_replaced(self, item: ArticleItem, relative: str, sha256: str) -> None:
+        """Remove our earlier post of this article, now that its new one is in place and
+        recorded: only a regular file, reached through no symbolic link, whose bytes are
+        still the ones we wrote (a file someone edited stays, with a warning)."""
+        try:
+            old = checked_post_path(self.posts_dir, relative)
+            if not stat.S_ISREG(os.lstat(old).st_mode):
+                raise UnsafePath(f"{relative!r}: not a regular file")
+            if hashlib.sha256(old.read_bytes()).hexdigest() != sha256:
+                logger.warning("Left %s in place for %s: it is not the post we wrote there", relative, item.url)
+                return
+            old.unlink()
+        except FileNotFoundError:
+            return
+        except (UnsafePath, OSError) as exc:
+            logger.warning("Left %s in place for %s: %s", relative, item.url, exc)
+            return
+        self.stats.inc_value("sina/posts/moved/removed_old")
+        logger.info("Removed %s: %s moved to %s", relative, item.url, item.path)
 
     def close_spider(self) -> None:
         self._fsync.close()

@@ -7,7 +7,11 @@ the file system is shortened at a character boundary and gets the same suffix.
 A path read back from the state is checked as a new one is (relative, no ``..``, no
 symbolic-link folder on its way, inside the posts folder once resolved): a row that
 fails is ``unsafe_path``, logged and counted, and the article gets its fresh path, which
-replaces the row once the post is written.  So no state row places a write anywhere."""
+replaces the row once the post is written.  So no state row places a write anywhere.
+
+A post written before version 3 of the post format under a name that begins with ``_``
+(``_一带一路_….md``) was never published: Hexo skips such files.  It moves to its fresh
+path (§4), and the old file goes once the new one is in place (HexoPostsPipeline)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
-from crawler.hexo.paths import post_file_name, post_relative_path
+from crawler.hexo.paths import UNPUBLISHED_PREFIX, post_file_name, post_relative_path
 from crawler.items import ArticleItem
 from crawler.storage.files import UnsafePath, checked_post_path
 
@@ -47,7 +51,11 @@ class PostPathPipeline:
                 self.run.crawler.stats.inc_value("sina/state/unsafe_path")
                 logger.warning("State row of %s has an unsafe path (%s): written at its fresh path", item.url, exc)
             else:
-                return known.path
+                if not known.path.rpartition("/")[2].startswith(UNPUBLISHED_PREFIX):
+                    return known.path
+                item.replaces = known.path
+                self.run.crawler.stats.inc_value("sina/posts/moved/unpublished_name")
+                logger.info("Post of %s moves off %s: Hexo does not publish a file named _…", item.url, known.path)
         path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
         owner = state.owner_of(path) or self._claimed.get(path)
         if owner is not None and owner != item.publishid:
