@@ -100,6 +100,9 @@ SINA_BROWSER_EXECUTABLE = "/usr/bin/chromium"  # Debian's chromium; browser down
 SINA_BROWSER_IGNORE_HTTPS_ERRORS = False  # True only behind a TLS-intercepting proxy you trust
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000  # ms
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+# PLAYWRIGHT_LAUNCH_OPTIONS (unset): filled in by crawler/browser.py, which confines Chromium
+# to Sina's hosts; a "proxy" given there (None: none) replaces the environment's, and
+# --host-resolver-rules in its "args" come before the rule that fails every other name.
 
 TELNETCONSOLE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"

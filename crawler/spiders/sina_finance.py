@@ -19,7 +19,8 @@ from scrapy.http import Response, TextResponse
 from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
-from crawler.browser import browser_settings, executable_problem
+from crawler.browser import browser_settings, executable_problem, page_request_meta
+from crawler.browser_guard import BrowserGuard
 from crawler.config import (
     ColumnSection,
     Config,
@@ -95,6 +96,7 @@ class SinaFinanceSpider(scrapy.Spider):
     config: Config
     run: CrawlRun
     parse_workers: ParseWorkers
+    browser_guard: BrowserGuard  # with a page section only
 
     def __init__(self, **kwargs: Any) -> None:
         self.arguments = SpiderArguments.from_kwargs(kwargs)
@@ -118,8 +120,14 @@ class SinaFinanceSpider(scrapy.Spider):
         crawler.signals.connect(spider.parse_workers.close, signal=signals.spider_closed)
         if spider.writes_posts and any(isinstance(section, PageSection) for section in spider.sections):
             # Settings can still change here; only now is a browser needed at all.
-            for name, value in browser_settings(crawler.settings).items():
-                crawler.settings.set(name, value, priority="spider")
+            settings, spider.browser_guard = browser_settings(
+                crawler.settings,
+                lambda key: crawler.stats.inc_value(key),  # once crawling
+            )
+            for name, value in settings.items():
+                # They are made from the given ones (-s included), and must win over them:
+                # the browser's confinement is in its launch options.
+                crawler.settings.set(name, value, priority="cmdline")
             problem = executable_problem(crawler.settings)
             if problem:
                 raise ConfigError(problem)
@@ -168,11 +176,8 @@ class SinaFinanceSpider(scrapy.Spider):
             section,
             section.url,
             self.parse_list_page,
-            playwright=True,
             playwright_page_methods=[wait],
-            playwright_context_kwargs={
-                "ignore_https_errors": self.config.browser_ignore_https_errors,
-            },
+            **page_request_meta(self.browser_guard, self.config.browser_ignore_https_errors),
         )
 
     def _api_request(self, section: Section, url: str, referer: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:

@@ -234,6 +234,8 @@ class ReplayProxy:
         self.port = port
         self.cert_names: tuple[str, ...] = tuple(cert_names)
         self.requests: list[ProxyRequest] = []
+        #: The ``host:port`` of every CONNECT, in arrival order (a tunnel may carry no request).
+        self.connects: list[str] = []
         self._routes: dict[str, _Route] = {}
         self._handlers: list[tuple[str, Handler]] = []
         self._lock = threading.Lock()
@@ -448,9 +450,10 @@ class ReplayProxy:
             return [r.at for r in self.requests if substring in r.url]
 
     def reset_log(self) -> None:
-        """Forget all logged requests."""
+        """Forget all logged requests and CONNECTs."""
         with self._lock:
             self.requests.clear()
+            self.connects.clear()
 
     # ------------------------------------------------------------------ TLS
 
@@ -594,6 +597,8 @@ class ReplayProxy:
     async def _handle_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str) -> None:
         """Acknowledge CONNECT, terminate TLS and serve the tunnelled requests."""
         host, port = _split_authority(target, 443)
+        with self._lock:
+            self.connects.append(target)
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
         ctx = self._context_for(host)
