@@ -33,7 +33,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.browser_guard import BrowserGuard
 from crawler.config import ConfigError
-from crawler.net.fetch_policy import SINA_HOSTS
+from crawler.net.browser_policy import BROWSER_HOSTS
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 # Chromium in a container, as root, on a network that only reaches Sina (or a replay):
@@ -92,7 +92,7 @@ def environment_proxy(environ: Mapping[str, str] | None = None) -> str | None:
     return proxies.get("https_proxy") or proxies.get("http_proxy") or None
 
 
-def pac_script(proxy: BrowserProxy, hosts: Iterable[str] = SINA_HOSTS) -> str:
+def pac_script(proxy: BrowserProxy, hosts: Iterable[str] = BROWSER_HOSTS) -> str:
     """Sina's hosts through the proxy, anything else "direct" (where the host rules stop it)."""
     tests = []
     for pattern in hosts:
@@ -110,7 +110,7 @@ def pac_script(proxy: BrowserProxy, hosts: Iterable[str] = SINA_HOSTS) -> str:
 
 
 def host_resolver_rules(
-    proxy: BrowserProxy | None, own_rules: Iterable[str] = (), hosts: Iterable[str] = SINA_HOSTS
+    proxy: BrowserProxy | None, own_rules: Iterable[str] = (), hosts: Iterable[str] = BROWSER_HOSTS
 ) -> str:
     """Chromium's ``--host-resolver-rules``: every name and literal address fails to
     resolve (``~NOTFOUND``) but the proxy's, your own rules' and, without a proxy and

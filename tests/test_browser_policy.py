@@ -49,8 +49,11 @@ DECISIONS: dict[str, tuple[str, str, bool, str | None]] = {
     "a prefetch on Sina": ("https://finance.sina.com.cn/next", "other", True, "resource_type"),
     "an event stream on Sina": ("https://finance.sina.com.cn/events", "eventsource", True, "resource_type"),
     "a manifest on Sina": ("https://finance.sina.com.cn/manifest.json", "manifest", True, "resource_type"),
+    # Sina's static CDNs serve the scripts that build a list page: scripts and data only.
     "an image on Sina's CDN": ("https://n.sinaimg.cn/a.jpg", "image", True, "offsite"),
-    "a script on Sina's CDN": ("https://n.sinaimg.cn/a.js", "script", True, "offsite"),
+    "a script on Sina's CDN": ("https://n.sinaimg.cn/a.js", "script", True, None),
+    "data on Sina's script CDN": ("https://hq.sinajs.cn/list=sh600000", "xhr", True, None),
+    "a document on Sina's CDN": ("https://n.sinaimg.cn/a.html", "document", True, "offsite"),
     "a foreign script": ("https://evil.example/x.js", "script", True, "offsite"),
     "a foreign iframe": ("https://evil.example/", "document", False, "offsite"),
     "a look-alike host": ("https://finance.sina.com.cn.evil.example/x.js", "script", True, "offsite"),
@@ -252,7 +255,13 @@ def test_proxy_servers() -> None:
 def test_the_pac_script_sends_only_sina_through_the_proxy() -> None:
     script = pac_script(BrowserProxy("PROXY", "127.0.0.1", 8899))
     assert f'return "PROXY {PROXY_ALIAS}:8899"' in script
-    for test in ('host == "sina.com.cn"', 'dnsDomainIs(host, ".sina.com.cn")', 'dnsDomainIs(host, ".sina.cn")'):
+    for test in (
+        'host == "sina.com.cn"',
+        'dnsDomainIs(host, ".sina.com.cn")',
+        'dnsDomainIs(host, ".sina.cn")',
+        'dnsDomainIs(host, ".sinaimg.cn")',  # Sina's script CDNs
+        'dnsDomainIs(host, ".sinajs.cn")',
+    ):
         assert test in script
     assert script.rstrip().endswith('return "DIRECT";\n}')
     assert "127.0.0.1" not in script  # the proxy's address is only in the host rules
@@ -262,7 +271,8 @@ def test_host_rules() -> None:
     proxy = BrowserProxy("PROXY", "127.0.0.1", 8899)
     assert host_resolver_rules(proxy) == f"MAP {PROXY_ALIAS} 127.0.0.1, MAP * ~NOTFOUND"
     assert host_resolver_rules(None) == (
-        "MAP * ~NOTFOUND, EXCLUDE *.sina.com.cn, EXCLUDE sina.com.cn, EXCLUDE *.sina.cn, EXCLUDE sina.cn"
+        "MAP * ~NOTFOUND, EXCLUDE *.sina.com.cn, EXCLUDE sina.com.cn, EXCLUDE *.sina.cn, EXCLUDE sina.cn,"
+        " EXCLUDE *.sinaimg.cn, EXCLUDE sinaimg.cn, EXCLUDE *.sinajs.cn, EXCLUDE sinajs.cn"
     )
     # Rules of your own come first, and take the place of Sina's names.
     assert host_resolver_rules(None, ["MAP finance.sina.com.cn 127.0.0.1:8080", " "]) == (
