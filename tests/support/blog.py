@@ -1,11 +1,18 @@
-"""Render posts as a reader sees them and audit the pages in a real browser.
+"""Build a blog from posts the way a Hexo site is built and audit its pages in a real browser.
 
-``render_site`` runs tests/hexo/render_site.js: real Hexo 7 with the landscape theme
-turns a folder of posts into a static site. ``serve`` serves that site on 127.0.0.1 and
-``audit_pages`` opens its pages in headless Chromium (Python Playwright, Debian's
-/usr/bin/chromium, the crawler's CHROMIUM_ARGS), hovers and focuses everything in the
-post's body and records what a post could make the browser do: dialogs, navigations,
-frames, requests to other hosts, and markup that can run script (see ``PageAudit``).
+``build_site`` runs tests/hexo/render_site.js: real Hexo 7 ``generate`` with a new site's
+filters (external links rewritten over every page, fenced code highlighted), the
+landscape theme and the index generator, turns a folder of posts into a static site: the
+post pages and the index pages, which show the posts as excerpts. ``serve`` serves that
+site on 127.0.0.1 and ``audit_pages`` opens its pages in headless Chromium (Python
+Playwright, Debian's /usr/bin/chromium, the crawler's CHROMIUM_ARGS), which focuses,
+hovers and clicks everything in each post body on the page and records what a post could
+make the browser do: dialogs, navigations, frames, requests to other hosts, and markup that
+can run script or load a document (see ``PageAudit``).
+
+``post_body`` and ``body_tree`` give what a property test compares: BODY as the post
+holds it and the tree an HTML5 parser in no-quirks mode makes of it, against the tree of
+what Hexo rendered (``RenderedPost.content``) and what the page shows (``page_bodies``).
 
 Install: ``npm ci --prefix tests/hexo`` (see tests/hexo/README.md) and Debian's chromium.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import difflib
 import functools
 import http.server
 import os
@@ -29,6 +37,7 @@ from urllib.parse import SplitResult, quote, urljoin, urlsplit
 import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.browser import CHROMIUM_ARGS
 from tests.support.hexo import HEXO_DIR, hexo_installed, not_installed_message, run_hexo_script
@@ -38,13 +47,17 @@ CHROMIUM = "/usr/bin/chromium"
 # What render_site.js needs in tests/hexo/node_modules.
 SITE_PACKAGES = (
     "hexo",
+    "hexo-generator-index",
     "hexo-renderer-marked",
     "hexo-renderer-ejs",
     "hexo-renderer-stylus",
     "hexo-theme-landscape",
 )
-# landscape's post body: <div class="e-content article-entry" itemprop="articleBody">.
+# landscape's post body: <div class="e-content article-entry" itemprop="articleBody">,
+# once on a post page and once per post (its excerpt) on an index page.
 LANDSCAPE_CONTENT = ".article-entry"
+# Hexo 7's posts per index page (`per_page`).
+HEXO_PER_PAGE = 10
 # Stylesheets every landscape 1.1.0 page links from cdn.jsdelivr.net (Fork Awesome; Source
 # Code Pro only with `highlight.enable`). The audit blocks them like any other request
 # off the local server; PageAudit.unexpected_offsite_requests leaves them out.
@@ -72,6 +85,28 @@ class RenderedPost:
         return quote(self.path)
 
 
+@dataclass(frozen=True)
+class IndexPage:
+    path: str  # index.html or page/N/index.html, under the site root
+    sources: tuple[str, ...]  # the posts it shows (as excerpts), newest first
+
+
+@dataclass(frozen=True)
+class Site:
+    """What ``hexo generate`` made of a folder of posts."""
+
+    posts: tuple[RenderedPost, ...]  # every post Hexo loaded, sorted by source
+    indexes: tuple[IndexPage, ...]  # the index pages, in page order
+    unpublished: tuple[tuple[str, str], ...]  # (source, why) of each written post with no page
+
+    def index_of(self, source: str) -> IndexPage:
+        """The index page that shows this post."""
+        for page in self.indexes:
+            if source in page.sources:
+                return page
+        raise KeyError(f"no index page shows {source}")
+
+
 def site_installed() -> bool:
     return hexo_installed(SITE_PACKAGES)
 
@@ -80,22 +115,67 @@ def site_not_installed_message() -> str:
     return not_installed_message(SITE_PACKAGES)
 
 
-def render_site(
-    posts_dir: Path, out_dir: Path, *, sanitize_url: bool = False, timeout: float = 180.0
-) -> list[RenderedPost]:
-    """Render every ``*.md`` under ``posts_dir`` into a landscape site in ``out_dir``.
+def build_site(
+    posts_dir: Path,
+    out_dir: Path,
+    *,
+    sanitize_url: bool = False,
+    per_page: int = HEXO_PER_PAGE,
+    root: str = "/",
+    timeout: float = 180.0,
+) -> Site:
+    """``hexo generate`` over every ``*.md`` under ``posts_dir``: a landscape site in
+    ``out_dir`` (missing or empty) with its post pages and index pages.
 
-    ``out_dir`` must be missing or empty. Returns one RenderedPost per post, sorted by
-    source. ``sanitize_url`` sets hexo-renderer-marked's ``sanitizeUrl``. Raises
-    RuntimeError (with Hexo's stderr) when Hexo fails or is not installed.
+    ``per_page``: posts per index page (0: all on index.html). ``root``: the sub-path the
+    site is served under (``/x/``; the pages are still written at the top of ``out_dir``).
+    ``sanitize_url`` sets hexo-renderer-marked's ``sanitizeUrl``. A post Hexo did not
+    publish is listed in ``Site.unpublished``. Raises RuntimeError (with Hexo's stderr)
+    when Hexo fails, runs with other filters than a new site's, or is not installed.
     """
     if not site_installed():
         raise RuntimeError(site_not_installed_message())
-    args = [str(Path(posts_dir).resolve()), str(Path(out_dir).resolve())]
+    args = [str(Path(posts_dir).resolve()), str(Path(out_dir).resolve()), "--per-page", str(per_page)]
+    args += ["--root", root]
     if sanitize_url:
         args.append("--marked-sanitize-url")
-    posts = run_hexo_script(RENDER_SITE_JS, args, f"render {posts_dir}", timeout)
-    return [RenderedPost(p["source"], p["title"], p["path"], p["content"]) for p in posts]
+    records = run_hexo_script(RENDER_SITE_JS, args, f"render {posts_dir}", timeout)
+    posts = tuple(
+        RenderedPost(r["source"], r["title"], r["path"], r["content"]) for r in records if r["kind"] == "post"
+    )
+    indexes = tuple(IndexPage(r["path"], tuple(r["sources"])) for r in records if r["kind"] == "index")
+    unpublished = tuple((r["source"], r["reason"]) for r in records if r["kind"] == "unpublished")
+    return Site(posts, indexes, unpublished)
+
+
+def render_site(
+    posts_dir: Path, out_dir: Path, *, sanitize_url: bool = False, timeout: float = 180.0
+) -> list[RenderedPost]:
+    """``build_site`` for callers that want the post pages: one RenderedPost per post,
+    sorted by source. RuntimeError, naming them, when a post was not published."""
+    site = build_site(posts_dir, out_dir, sanitize_url=sanitize_url, timeout=timeout)
+    if site.unpublished:
+        lines = "\n".join(f"{source}: {why}" for source, why in site.unpublished)
+        raise RuntimeError(f"Hexo failed to render {posts_dir}: written but not published:\n{lines}")
+    return list(site.posts)
+
+
+# A post's page under the site root: permalink :year/:month/:day/:title/.
+_POST_PAGE = re.compile(r"\d{4}/\d{2}/\d{2}/.+/index\.html")
+
+
+def published_post_pages(out_dir: Path) -> list[str]:
+    """The post pages a generated site holds, found by walking its files (not asked of
+    Hexo): ``YYYY/MM/DD/…/index.html`` under ``out_dir``, sorted."""
+    root = Path(out_dir)
+    pages = (path.relative_to(root).as_posix() for path in root.rglob("index.html"))
+    return sorted(page for page in pages if _POST_PAGE.fullmatch(page))
+
+
+def posts_written(posts_dir: Path) -> list[str]:
+    """The posts under a folder as Hexo's source/_posts gets them: every ``*.md``."""
+    root = Path(posts_dir)
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*.md") if path.is_file())
 
 
 # `<pre><code>` / `<pre><code class="language-x">`: what marked makes of an indented (or,
@@ -111,6 +191,200 @@ def count_code_blocks(html: str) -> int:
     """How many code blocks a rendered body has: ``<pre><code…>`` (marked) plus
     ``<figure class="highlight …">`` (Hexo's code highlighting of fenced blocks)."""
     return len(_CODE_BLOCK.findall(html))
+
+
+# --------------------------------------------------------------------------- trees
+#
+# The property "Hexo publishes BODY as the tree BODY is": both sides parsed by one HTML5
+# parser in no-quirks mode, as the reader's browser parses the page, and compared as a
+# normalised tree. A node is ("#text", text), ("#comment", data) or
+# (name, ((attribute, value), ...), children); a <template>'s content is its children.
+# Whitespace: a text node that is only ASCII whitespace (space, TAB, LF, FF, CR) renders
+# nothing outside `pre`, `textarea`, `listing` and raw text, so it is left out of the
+# tree there; every other text node is compared exactly, but that the post's own wrapper
+# whitespace (`<div>   \n` before BODY, `  \n</div>` after it) is trimmed from the first
+# and last text of the body.
+# Braces: BODY's `{` and `}` are written `&#123;` and `&#125;` in the post (§1). A parser
+# reads those back as braces in text and attribute values, but not in raw text (`<style>`)
+# or comments, where the reader gets the references themselves (the CSS is dead on
+# purpose). So the side to compare with Hexo's is the tree of the post's bytes as written
+# (``post_body(post, braces=False)``): BODY's tree with braces turned back wherever a
+# parser turns them back.
+
+POST_BODY_START = "<div>   \n"
+POST_BODY_END = "  \n</div>"
+_WHITESPACE_KEPT = frozenset({"pre", "textarea", "listing", "plaintext", "style", "script", "xmp", "iframe"})
+_WHITESPACE_KEPT |= {"noembed", "noframes", "noscript"}
+_ASCII_WHITESPACE = " \t\n\f\r"
+
+Tree = tuple[Any, ...]
+
+
+def post_body(post: str, *, braces: bool = True) -> str:
+    """BODY: the text between the post's ``<div>   \\n`` and ``  \\n</div>``, with the
+    post format's ``&#123;``/``&#125;`` turned back into braces (``braces=False``: as the
+    post holds it)."""
+    start = post.index(POST_BODY_START) + len(POST_BODY_START)
+    end = post.rindex(POST_BODY_END)
+    body = post[start:end]
+    return body.replace("&#123;", "{").replace("&#125;", "}") if braces else body
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def markdown_free_block(body: str) -> str:
+    """The part of BODY that Hexo's Markdown renderer passes through as one raw-HTML block:
+    all of it, or what comes before its first blank line.  After a blank line (the
+    ``sample`` style keeps the 2022 chain's; §3 rule 8 deletes them in ``clean``) marked
+    reads Markdown: an indented line is a code block, text becomes a paragraph."""
+    blank = _BLANK_LINE.search(body)
+    return body if blank is None else body[: blank.start()]
+
+
+def _same_document(url: str, page_url: str) -> bool:
+    """``url`` is ``page_url`` but for its fragment."""
+    return url.split("#", 1)[0] == page_url.split("#", 1)[0] and "#" in url
+
+
+def _template_content(template: LexborNode) -> LexborNode | None:
+    for fragment in template.template_fragments():
+        if fragment.parent is not None and fragment.parent.mem_id == template.mem_id:
+            return fragment
+    return None
+
+
+def _comment_data(comment: LexborNode) -> str:
+    """A comment's data as parsed (``comment_content`` strips its whitespace)."""
+    written = comment.html or ""
+    assert written.startswith("<!--") and written.endswith("-->"), written
+    return written[4:-3]
+
+
+def _tree_children(node: LexborNode, keep_whitespace: bool) -> list[Tree]:
+    out: list[Tree] = []
+    child = node.first_child
+    while child is not None:
+        if child.is_text_node:
+            text = child.text_content or ""
+            if keep_whitespace or text.strip(_ASCII_WHITESPACE):
+                out.append(("#text", text))
+        elif child.is_comment_node:
+            out.append(("#comment", _comment_data(child)))
+        elif child.is_element_node:
+            name = child.tag or ""
+            attributes = tuple((key, value or "") for key, value in child.attributes.items())
+            inner = _template_content(child) if name == "template" else child
+            kept = keep_whitespace or name in _WHITESPACE_KEPT
+            out.append((name, attributes, tuple(_tree_children(inner, kept)) if inner is not None else ()))
+        child = child.next
+    return out
+
+
+def _trim_edges(children: list[Tree]) -> tuple[Tree, ...]:
+    """The body's first and last text less the post wrapper's whitespace."""
+    trimmed = list(children)
+    if trimmed and trimmed[0][0] == "#text":
+        trimmed[0] = ("#text", trimmed[0][1].lstrip(_ASCII_WHITESPACE))
+    if trimmed and trimmed[-1][0] == "#text":
+        trimmed[-1] = ("#text", trimmed[-1][1].rstrip(_ASCII_WHITESPACE))
+    return tuple(node for node in trimmed if node != ("#text", ""))
+
+
+def body_tree(html: str) -> tuple[Tree, ...]:
+    """The normalised tree of the children of ``<div>`` + html + ``</div>``, parsed as
+    ``<!DOCTYPE html><body><div>`` + html + ``</div>`` (no-quirks, as in the blog)."""
+    parser = LexborHTMLParser(f"<!DOCTYPE html><body><div>{html}</div>")
+    body = parser.body
+    assert body is not None
+    container = body.child
+    assert container is not None and container.tag == "div"
+    return _trim_edges(_tree_children(container, keep_whitespace=False))
+
+
+def rendered_body_tree(content: str) -> tuple[Tree, ...]:
+    """The normalised tree of the post's ``<div>`` in what Hexo rendered for it
+    (``post.content``), parsed as ``body_tree`` parses BODY (see ``_wrapper_tree``)."""
+    parser = LexborHTMLParser(f"<!DOCTYPE html><body><div>{content}</div>")
+    body = parser.body
+    assert body is not None
+    container = body.child
+    assert container is not None
+    return _wrapper_tree(container)
+
+
+def _wrapper_tree(container: LexborNode) -> tuple[Tree, ...]:
+    """The tree of the post's ``<div>`` wrapper, which must be the one element in
+    ``container`` (with whitespace only beside it); else the whole of ``container``,
+    marked, so that it differs from any body."""
+    top = _tree_children(container, keep_whitespace=False)
+    if len(top) == 1 and top[0][0] == "div" and top[0][1] == ():
+        wrapper = container.first_child
+        while wrapper is not None and not wrapper.is_element_node:
+            wrapper = wrapper.next
+        assert wrapper is not None
+        return _trim_edges(_tree_children(wrapper, keep_whitespace=False))
+    return (("#not-one-wrapper-div", (), tuple(top)),)
+
+
+def page_body_trees(page_html: str) -> list[tuple[Tree, ...]]:
+    """The tree of the post's ``<div>`` in every post body (``.article-entry``) of a
+    generated page, from the page's own parse (never serialised and parsed again)."""
+    parser = LexborHTMLParser(page_html)
+    return [_wrapper_tree(node) for node in parser.css(LANDSCAPE_CONTENT)]
+
+
+def page_bodies(page_html: str) -> list[str]:
+    """The inner HTML of every post body (``.article-entry``) on a generated page, for
+    looking at (not for trees: serialising a parsed tree and parsing it again need not
+    give that tree)."""
+    parser = LexborHTMLParser(page_html)
+    return [node.inner_html or "" for node in parser.css(LANDSCAPE_CONTENT)]
+
+
+def tree_differences(
+    expected: tuple[Tree, ...], actual: tuple[Tree, ...], *, link_attributes_ok: bool = False
+) -> list[str]:
+    """Where two normalised trees differ, one line each (empty: the same tree). With
+    ``link_attributes_ok``, ``target`` and ``rel`` attributes that ``actual`` has more on
+    an ``<a>`` whose ``href`` is external (http:, https: or //) are no difference: Hexo's
+    external-link filter adds them."""
+    found: list[str] = []
+    _diff(expected, actual, link_attributes_ok, "", found)
+    return found if len(found) <= 20 else [*found[:20], f"… {len(found) - 20} more"]
+
+
+def _diff(expected: tuple[Tree, ...], actual: tuple[Tree, ...], links_ok: bool, where: str, found: list[str]) -> None:
+    # Align the children by kind and name, then compare the pairs in depth.
+    matcher = difflib.SequenceMatcher(a=[n[0] for n in expected], b=[n[0] for n in actual], autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
+                _diff_node(expected[i], actual[j], links_ok, f"{where}/{i}", found)
+            continue
+        lost = ", ".join(_show(node) for node in expected[a0:a1][:4]) or "nothing"
+        made = ", ".join(_show(node) for node in actual[b0:b1][:4]) or "nothing"
+        found.append(f"{where or '/'} at {a0}: {lost} expected, {made} found")
+
+
+def _diff_node(want: Tree, got: Tree, links_ok: bool, here: str, found: list[str]) -> None:
+    if want[0] in ("#text", "#comment"):
+        if want[1] != got[1]:
+            found.append(f"{here} {want[0]}: {want[1]!r} expected, {got[1]!r} found")
+        return
+    attributes = list(got[1])
+    href = dict(want[1]).get("href", "")
+    if links_ok and want[0] == "a" and re.match(r"(?i)(https?:|//)", href.strip()):
+        attributes = [pair for pair in attributes if pair[0] not in ("target", "rel") or pair in want[1]]
+    if tuple(attributes) != want[1]:
+        found.append(f"{here} <{want[0]}>: attributes {want[1]!r} expected, {tuple(attributes)!r} found")
+    _diff(want[2], got[2], links_ok, f"{here}<{want[0]}>", found)
+
+
+def _show(node: Tree) -> str:
+    if node[0] in ("#text", "#comment"):
+        return f"{node[0]} {node[1][:80]!r}"
+    return f"<{node[0]}{''.join(f' {k}={v[:40]!r}' for k, v in node[1])}>"
 
 
 # --------------------------------------------------------------------------- server
@@ -175,6 +449,10 @@ class PageAudit:
     console: list[str] = field(default_factory=list)  # "error: ..." (kept, never a problem)
     page_errors: list[str] = field(default_factory=list)  # uncaught exceptions (kept, never a problem)
     navigations: list[str] = field(default_factory=list)  # another document loaded (or tried to)
+    fragments: list[str] = field(default_factory=list)  # the page's own URL with another #fragment
+    # What a click asked for that a reader may ask for (blocked, never a problem): the
+    # clicked link's own http(s) URL, the page itself (a form without action), a fragment.
+    followed: list[str] = field(default_factory=list)
     frames: int = 0  # frames other than the main one that were ever attached
     offsite_requests: list[str] = field(default_factory=list)  # every request off the local server (blocked)
     dom_findings: list[str] = field(default_factory=list)  # markup that can run script or load a document
@@ -207,13 +485,16 @@ class PageAudit:
 # and open shadow roots, searched for markup that runs script or loads a document.
 _DOM_AUDIT_JS = r"""
 (selector) => {
-  const root = document.querySelector(selector);
-  if (!root) return null;
+  const roots = Array.from(document.querySelectorAll(selector));
+  if (!roots.length) return null;
   const HTML = 'http://www.w3.org/1999/xhtml';
   const SVG = 'http://www.w3.org/2000/svg';
   const MATHML = 'http://www.w3.org/1998/Math/MathML';
   const XLINK = 'http://www.w3.org/1999/xlink';
-  const BAD = new Set(['script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'base', 'meta', 'link']);
+  const BAD = new Set([
+    'script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'base', 'meta', 'link', 'plaintext',
+  ]);
+  const SUBMIT_TO = new Set(['action', 'formaction']);  // a post submits nothing anywhere
   const BAD_SVG = new Set(['animate', 'animateMotion', 'animateTransform', 'set']);
   const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background', 'cite', 'data']);
   const SCHEME = /^(javascript|vbscript|data):/i;
@@ -240,6 +521,9 @@ _DOM_AUDIT_JS = r"""
       const local = attr.localName.toLowerCase();
       if (qname.toLowerCase().startsWith('on') || local.startsWith('on')) findings.push(`${prefix}${name}[${qname}]`);
       if (local === 'srcdoc') findings.push(`${prefix}${name}[${qname}]`);
+      if (SUBMIT_TO.has(local) && el.namespaceURI === HTML && !SCHEME.test(clean(attr.value))) {
+        findings.push(`${prefix}${name}[${qname}]`);
+      }
       if (URL_ATTRS.has(local)) checkUrl(el, name, qname, attr.value, prefix, seen);
     }
     const xlinkHref = el.getAttributeNS(XLINK, 'href');
@@ -267,7 +551,16 @@ _DOM_AUDIT_JS = r"""
       }
     }
   };
-  walk(root, { specials: [], parent: null });
+  // On an index page (several post bodies) a finding names its post: "post-<slug>: img[onerror]".
+  roots.forEach((root, i) => {
+    const before = findings.length;
+    walk(root, { specials: [], parent: null });
+    if (roots.length > 1) {
+      const article = root.closest('article');
+      const label = (article && article.id) || `#${i}`;
+      for (let j = before; j < findings.length; j++) findings[j] = `${label}: ${findings[j]}`;
+    }
+  });
   return findings;
 }
 """
@@ -278,8 +571,7 @@ _DOM_AUDIT_JS = r"""
 # real mouse to pass over too (about 20 ms a move: too slow for every element).
 _INTERACT_JS = r"""
 (selector) => {
-  const root = document.querySelector(selector);
-  if (!root) return [];
+  const roots = Array.from(document.querySelectorAll(selector));
   const elements = [];
   const collect = node => {
     for (const el of Array.from(node.children)) {
@@ -288,7 +580,7 @@ _INTERACT_JS = r"""
       if (el.shadowRoot) collect(el.shadowRoot);
     }
   };
-  collect(root);
+  roots.forEach(collect);
   const centres = [];
   for (const el of elements) {
     try { el.focus({ preventScroll: true }); } catch (e) { /* not focusable */ }
@@ -308,6 +600,44 @@ _INTERACT_JS = r"""
   }
   if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
   return centres;
+}
+"""
+
+# Runs in the page: click every element in the container, in document order (as
+# element.click(): the click event, then the element's activation behaviour: a link is
+# followed, a javascript: URL runs, a form is submitted, a <details> toggles). Waits a
+# little after each click that can navigate so that the blocked request is seen. Returns
+# the URLs (without fragment) of the http(s) links the clicks followed.
+_CLICK_JS = r"""
+async (selector) => {
+  const roots = Array.from(document.querySelectorAll(selector));
+  const elements = [];
+  const collect = node => {
+    for (const el of Array.from(node.children)) {
+      elements.push(el);
+      collect(el);
+      if (el.shadowRoot) collect(el.shadowRoot);
+    }
+  };
+  roots.forEach(collect);
+  const followed = new Set();
+  const pause = () => new Promise(resolve => setTimeout(resolve, 40));
+  for (const el of elements) {
+    if (!el.isConnected) continue;
+    const link = el.closest('a[href], area[href]');
+    if (link) {
+      try {
+        const url = new URL(link.getAttribute('href'), document.baseURI);
+        if (url.protocol === 'http:' || url.protocol === 'https:') { url.hash = ''; followed.add(url.href); }
+      } catch (e) { /* not a URL: nothing to follow */ }
+    }
+    try {
+      if (typeof el.click === 'function') el.click();
+      else el.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true, composed: true, view: window }));
+    } catch (e) { /* ignore */ }
+    if (link || el.closest('form') || el.form) await pause();
+  }
+  return Array.from(followed);
 }
 """
 
@@ -348,11 +678,16 @@ def audit_pages(
 
     Requests off ``base_url``'s origin are blocked and recorded; a document request other
     than the page itself (a frame, a meta refresh, a script navigation, a new window) is
-    blocked and recorded as a navigation. After the load event every element in
-    ``content_selector`` is focused and hovered (synthetic mouse/pointer events; the real
-    mouse also passes over the visible ones that carry an on* attribute), then the page
-    gets ``settle_ms`` for SVG animations, ``autofocus`` and ``<details open>`` toggles
-    before the DOM audit. Nothing is clicked. ``screenshots`` maps a path to a PNG file to
+    blocked and recorded as a navigation. After the load event every element in every
+    ``content_selector`` on the page (one on a post page, one per post on an index page)
+    is focused and hovered (synthetic mouse/pointer events; the real mouse also passes
+    over the visible ones that carry an on* attribute), then the page gets ``settle_ms``
+    for SVG animations, ``autofocus`` and ``<details open>`` toggles before the DOM
+    audit. Then every one of those elements is clicked (``_CLICK_JS``): a document the
+    click asks for is blocked too, and recorded in ``followed`` when it is the clicked
+    link's own http(s) URL, the page itself (a form without action) or a fragment of it,
+    else as a navigation (and, off the server, an offsite request); after another
+    ``settle_ms`` the DOM is audited again. ``screenshots`` maps a path to a PNG file to
     write (full page, after the audit).
 
     ``concurrency`` tabs work at a time, each in its own browser context, going from page
@@ -475,8 +810,6 @@ class _Tab:
         request = route.request
         state = self.current
         offsite = not self.is_local(request.url)
-        if state is not None and offsite:
-            state.audit.offsite_requests.append(request.url)
         if request.resource_type == "document":
             try:
                 frame = request.frame
@@ -488,9 +821,16 @@ class _Tab:
             else:
                 if state is not None:
                     where = "main frame" if main else "child frame" if frame is not None else "new window"
-                    state.audit.navigations.append(f"{where} document request {request.url}")
+                    if state.clicking:  # judged once the clicks are done (_judge_clicks)
+                        state.clicked.append((f"{where} document request", request.url))
+                    else:
+                        state.audit.navigations.append(f"{where} document request {request.url}")
+                        if offsite:
+                            state.audit.offsite_requests.append(request.url)
                 await route.abort("aborted")  # net::ERR_ABORTED: the page stays, no error page
                 return
+        if state is not None and offsite:
+            state.audit.offsite_requests.append(request.url)
         if offsite or state is None:
             await route.abort("blockedbyclient")
         else:
@@ -507,7 +847,10 @@ class _Tab:
 
     def on_page(self, other: Any) -> None:
         if other is not self.page and self.current is not None:
-            self.current.audit.navigations.append(f"new window {other.url}")
+            if self.current.clicking:
+                self.current.clicked.append(("new window", other.url))
+            else:
+                self.current.audit.navigations.append(f"new window {other.url}")
 
     def on_console(self, message: Any) -> None:
         if self.current is not None:
@@ -525,6 +868,12 @@ class _Tab:
             return
         if not state.initial_commit and not state.loaded and frame.url == state.audit.url:
             state.initial_commit = True
+        elif state.clicking:
+            state.clicked.append(("main frame navigated to", frame.url))
+        elif _same_document(frame.url, state.audit.url):
+            # Only the fragment changed (landscape's fancybox sets #gallery-N a moment after
+            # an image is clicked): the same document, nothing loaded, kept but no problem.
+            state.audit.fragments.append(frame.url)
         else:
             state.audit.navigations.append(f"main frame navigated to {frame.url}")
 
@@ -561,18 +910,46 @@ class _Tab:
         centres = await page.evaluate(_INTERACT_JS, selector)
         await _real_mouse_pass(page, centres)
         await page.wait_for_timeout(settle_ms)
-
         findings = await page.evaluate(_DOM_AUDIT_JS, selector)
         if findings is None:
             audit.errors.append(f"no element matches {selector} (at {page.url})")
-        else:
-            audit.dom_findings.extend(findings)
+            return
+        audit.dom_findings.extend(findings)
+
+        state.clicking = True
+        try:
+            followed = await page.evaluate(_CLICK_JS, selector)
+            await page.wait_for_timeout(settle_ms)
+        finally:
+            state.clicking = False
+        self._judge_clicks(state, set(followed))
+        for finding in await page.evaluate(_DOM_AUDIT_JS, selector) or []:
+            if finding not in audit.dom_findings:
+                audit.dom_findings.append(f"{finding} (after the clicks)")
         tree = await self.cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})
         _closed_shadow_roots(tree["root"], audit.dom_findings)
         state.frames.update(f for f in page.frames if f != page.main_frame)
         audit.frames = len(state.frames)
         if png is not None:
             await page.screenshot(path=str(png), full_page=True)
+
+    def _judge_clicks(self, state: _PageState, followed: set[str]) -> None:
+        """Sort what the clicks asked for: a reader's own request (the clicked link's URL,
+        the page itself, a fragment of it, the blank new window a target=_blank link
+        opens first) goes to ``followed``; anything else is a navigation."""
+        page = urlsplit(state.audit.url)._replace(query="", fragment="").geturl()
+        for what, url in state.clicked:
+            bare = urlsplit(url)._replace(fragment="").geturl()
+            asked = bare in followed or urlsplit(url)._replace(query="", fragment="").geturl() == page
+            if what == "new window" and url in ("", "about:blank"):
+                asked = True
+            if asked:
+                state.audit.followed.append(f"click: {what} {url}")
+            else:
+                state.audit.navigations.append(f"click: {what} {url}")
+                if what.endswith("document request") and not self.is_local(url):
+                    state.audit.offsite_requests.append(url)
+        state.clicked.clear()
 
     async def _leave(self) -> None:
         """Unload the post (what it does while unloading still counts for it), close any
@@ -596,6 +973,8 @@ class _PageState:
     initial_commit: bool = False  # the page's own first commit was seen
     loaded: bool = False  # its load event has fired
     leaving: bool = False  # we are taking the tab to about:blank
+    clicking: bool = False  # the clicks are under way: what they ask for is judged after
+    clicked: list[tuple[str, str]] = field(default_factory=list)  # (what, URL) while clicking
     frames: set[Any] = field(default_factory=set)
 
 
