@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from scrapy.settings import Settings
 
@@ -151,16 +149,3 @@ def test_spider_arguments() -> None:
     with pytest.raises(ConfigError, match=r"-a section=china: unknown spider argument \(did you mean sections\?\)"):
         SpiderArguments.from_kwargs({"section": "china"})
     assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own
-
-
-def test_every_project_setting_is_documented_in_the_readme() -> None:
-    from crawler import settings as project_settings
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    own = [
-        name
-        for name in dir(project_settings)
-        if name.startswith(("SINA_", "HEXO_", "RETRY_BACKOFF_")) or name in ("STATE_DB", "MANIFEST")
-    ]
-    assert len(own) > 10
-    assert [name for name in own if f"`{name}`" not in readme] == []

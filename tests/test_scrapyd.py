@@ -191,7 +191,7 @@ def _held(response, until: threading.Event):
 
 @pytest.mark.redis
 def test_workers_scheduled_through_scrapyd_serve_a_coordinator(scrapyd: Scrapyd, tmp_path: Path) -> None:
-    """README "Several machines": two `sina_finance_worker` jobs from the deployed egg (its
+    """docs/cluster.md: two `sina_finance_worker` jobs from the deployed egg (its
     version read from the code, as the egg is not installed) work for a coordinator run
     from the installed project; the posts are the golden ones."""
     import redis
