@@ -112,6 +112,7 @@ def test_requests_without_credentials_are_refused(scrapyd: Scrapyd) -> None:
     ):
         with pytest.raises(HTTPError) as refused:
             scrapyd.call(endpoint, data, auth=False)
+        refused.value.close()  # an HTTPError holds the answer and its socket open
         assert refused.value.code == 401, endpoint
     assert scrapyd.jobs() == jobs_before
 
