@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import pytest
 import scrapy
-from scrapy.settings import Settings
 
 from crawler.cluster.protocol import ClusterKeys, item_answer, project_version, read_answer, skipped_answer
 from crawler.config import Config, ConfigError
 from crawler.items import ArticleItem
 from tests.support.replay_proxy import busiest_window
+from tests.support.settings import project_settings
 
 # --- what workers send --------------------------------------------------------------------
 
@@ -101,10 +101,7 @@ def test_the_version_is_read_from_the_code_and_is_the_packages() -> None:
 
 
 def _config(**values: object) -> Config:
-    settings = Settings()
-    settings.setmodule("crawler.settings")
-    settings.update(values)
-    return Config.from_settings(settings)
+    return Config.from_settings(project_settings(values))
 
 
 def test_without_a_redis_url_there_is_no_cluster() -> None:

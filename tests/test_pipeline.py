@@ -20,6 +20,7 @@ from crawler.pipelines.hexo_posts import HexoPostsPipeline
 from crawler.pipelines.post_paths import PostPathPipeline
 from crawler.spiders.listing import OrderedListings
 from crawler.storage.files import TEMP_FOLDER, write_atomically
+from tests.support.settings import own_settings
 
 
 def _item(**changes) -> ArticleItem:
@@ -43,12 +44,14 @@ class _Posts:
 
     def __init__(self, tmp_path: Path, **settings: str) -> None:
         self.crawler = get_crawler(
-            settings_dict={
-                "HEXO_POSTS_DIR": str(tmp_path / "posts"),
-                "STATE_DB": str(tmp_path / "state.sqlite"),
-                "MANIFEST": str(tmp_path / "manifest.jsonl"),
-                **settings,
-            }
+            settings_dict=own_settings(
+                {
+                    "HEXO_POSTS_DIR": str(tmp_path / "posts"),
+                    "STATE_DB": str(tmp_path / "state.sqlite"),
+                    "MANIFEST": str(tmp_path / "manifest.jsonl"),
+                    **settings,
+                }
+            )
         )
         self.crawler.stats = self.stats = MemoryStatsCollector(self.crawler)
         self.paths = PostPathPipeline.from_crawler(self.crawler)

@@ -24,6 +24,7 @@ from crawler.sina.urls import NotArticle, article_url
 from crawler.spiders.sina_finance import SinaFinanceSpider
 from crawler.storage.files import TEMP_FOLDER, OwnedTree, UnsafePath
 from crawler.storage.manifest import Manifest
+from tests.support.settings import own_settings
 
 # --- addresses -------------------------------------------------------------------------
 
@@ -247,7 +248,7 @@ def test_a_listing_callback_that_raises_fails_its_section_and_releases_the_next(
 ) -> None:
     from crawler.spiders import sina_finance
 
-    crawler = get_crawler(SinaFinanceSpider)
+    crawler = get_crawler(SinaFinanceSpider, own_settings())
     crawler.stats.open_spider()
     spider = SinaFinanceSpider.from_crawler(crawler, sections="china,macro")
     china, macro = spider.sections

@@ -63,6 +63,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.utils.response import response_status_message
 
+from crawler.config.values import setting
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -114,8 +116,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
+        self.backoff_base = float(setting(settings, "RETRY_BACKOFF_BASE"))  # type: ignore[arg-type]
+        self.backoff_max = float(setting(settings, "RETRY_BACKOFF_MAX"))  # type: ignore[arg-type]
         self.holds: dict[str, HostHold] = {}
         self._autothrottle: AutoThrottle | None = None
         self._autothrottle_known = False

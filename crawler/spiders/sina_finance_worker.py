@@ -29,8 +29,9 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
-from crawler.cluster.protocol import DEFAULT_CLUSTER, ClusterKeys, item_answer, project_version, skipped_answer
+from crawler.cluster.protocol import ClusterKeys, item_answer, project_version, skipped_answer
 from crawler.config import Config, ConfigError, Section
+from crawler.config.values import setting
 from crawler.items import ArticleItem
 from crawler.sina.roll_api import RollItem
 from crawler.spiders.sina_finance import SinaFinanceSpider, Skip, download_failed
@@ -57,7 +58,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
         url = settings.get("SINA_REDIS_URL")
         if not url:
             return  # from_crawler says so, plainly
-        keys = ClusterKeys(str(settings.get("SINA_CLUSTER") or DEFAULT_CLUSTER))
+        keys = ClusterKeys(str(setting(settings, "SINA_CLUSTER")))
         worker_settings: dict[str, Any] = {
             "SCHEDULER": "crawler.cluster.worker.WorkerScheduler",
             "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
