@@ -181,14 +181,14 @@ def test_a_bad_state_row_never_places_a_write(tmp_path: Path, bad: str) -> None:
     else:
         (posts.root / "linked").symlink_to(outside, target_is_directory=True)
         row = "linked/x.md"
-    _set_path(posts, item.publishid or "", row)
+    _set_path(posts, item.post.publishid, row)
     again = posts.process(_item())
     posts.close()
     assert again.path == fresh
     assert victim.read_bytes() == b"do not touch"
     assert sorted(p.name for p in outside.iterdir()) == ["x.md"]
     assert (posts.root / fresh).is_file()
-    assert _rows(posts) == {item.publishid: fresh}, "the bad row is replaced"
+    assert _rows(posts) == {item.post.publishid: fresh}, "the bad row is replaced"
     assert posts.stats.get_value("sina/state/unsafe_path") == 1
     assert posts.stats.get_value("sina/posts/restored") is None
     assert posts.stats.get_value("sina/posts/updated") == 1
