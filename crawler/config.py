@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import yaml
 from scrapy.settings import BaseSettings
 
-from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
-from crawler.cluster.protocol import DEFAULT_CLUSTER
+from crawler.cluster_extra import CLUSTER_EXTRA, DEFAULT_CLUSTER, missing_cluster_extra
 from crawler.hexo.body import BODY_STYLES, DEFAULT_BODY_STYLE, BodyStyle
 from crawler.hexo.post import post_format
 from crawler.net.fetch_policy import DEFAULT_IMAGE_HOSTS

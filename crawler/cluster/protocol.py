@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import crawler
+from crawler.cluster_extra import DEFAULT_CLUSTER as DEFAULT_CLUSTER
 from crawler.items import ArticleItem
 
-DEFAULT_CLUSTER = "sina-finance-hexo"
 HEARTBEAT_SECONDS = 0.5  # how often a worker says how many articles it holds
 HEARTBEAT_TTL = 3  # a worker not heard of for this long is gone (killed, or its machine)
 
