@@ -16,7 +16,6 @@ from crawler.hexo.body import BodyStyle
 from crawler.hexo.fields import (
     clean_title,
     iso_utc,
-    parse_published_time,
     rfc1123,
     utc_from_timestamp,
     yaml_quote,
@@ -28,6 +27,7 @@ from crawler.loaders import load_article
 from crawler.parsing.page_facts import page_facts
 from crawler.pipelines.hexo_posts import post_content
 from crawler.sina.roll_api import roll_item
+from crawler.sina.times import parse_published_time
 from crawler.sina.urls import article_request_url
 from tests.conftest import CASES, CORPUS
 

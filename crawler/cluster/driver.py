@@ -17,22 +17,47 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import RedisError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.scrapy_internals import engine_is_full, send_to_pipelines
+
 if TYPE_CHECKING:
-    from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import Crawler
 
     from crawler.cluster.coordinator import Coordinator
     from crawler.config import Section
-    from crawler.extensions.runstate import CrawlRun
-    from crawler.spiders.listing import OrderedListings
-    from crawler.spiders.reporting import Report
+
+
+class _Run(Protocol):
+    """What the driver needs of the crawl's run (crawler.extensions.runstate.CrawlRun)."""
+
+    cluster: Coordinator | None
+
+
+class _Listings(Protocol):
+    """What it needs of the spider's listings (crawler.spiders.listing.OrderedListings)."""
+
+    @property
+    def finished(self) -> bool: ...
+
+
+class _Report(Protocol):
+    """What it needs of the spider's report (crawler.spiders.reporting.Report): they sit
+    above this package, so only their shape is named here (tests/test_layers.py)."""
+
+    run: Any
+
+    def count(self, key: str, count: int = 1) -> None: ...
+
+    def parsed(self) -> None: ...
+
+    def article_skipped(self, section_id: str, reason: str, url: str, detail: str) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +66,12 @@ class CoordinatorDriver:
     def __init__(
         self,
         crawler: Crawler,
-        listings: OrderedListings[Any],
+        listings: _Listings,
         sections: Mapping[str, Section],
-        report: Report,
+        report: _Report,
     ) -> None:
         self.crawler = crawler
-        self.run: CrawlRun = report.run
+        self.run: _Run = report.run
         self.listings = listings
         self.sections = sections
         self.report = report
@@ -54,14 +79,14 @@ class CoordinatorDriver:
 
     @classmethod
     def connect(
-        cls, crawler: Crawler, listings: OrderedListings[Any], sections: Mapping[str, Section], report: Report
+        cls, crawler: Crawler, listings: _Listings, sections: Mapping[str, Section], report: _Report
     ) -> CoordinatorDriver:
         driver = cls(crawler, listings, sections, report)
         crawler.signals.connect(driver.spider_idle, signal=signals.spider_idle)
         return driver
 
     @property
-    def engine(self) -> ExecutionEngine:
+    def engine(self) -> Any:  # Scrapy's ExecutionEngine: only its public crawl and close are used
         assert self.crawler.engine is not None, "the crawl is running"
         return self.crawler.engine
 
@@ -101,7 +126,7 @@ class CoordinatorDriver:
                 self.report.count("sina/cluster/answers")
                 if answer.item is not None:
                     self.report.parsed()
-                    deferred_from_coro(self.engine.scraper.start_itemproc_async(answer.item, response=None))
+                    send_to_pipelines(self.crawler, answer.item)
                     sent = True
                 else:
                     self.report.article_skipped(section.id, answer.reason, answer.url, answer.detail)
@@ -110,7 +135,7 @@ class CoordinatorDriver:
     def _take(self, cluster: Coordinator) -> bool:
         """Articles from the shared queue, fetched here while this process has room."""
         taken = False
-        while len(cluster.fetching_here) < self.room and not self.engine.needs_backout():
+        while len(cluster.fetching_here) < self.room and not engine_is_full(self.crawler):
             request = cluster.take()
             if request is None:
                 break

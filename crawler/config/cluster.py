@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from scrapy.settings import BaseSettings
 
-from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
+from crawler.cluster_extra import CLUSTER_EXTRA, missing_cluster_extra
 from crawler.config.errors import ConfigError
 from crawler.config.sections import SECTION_ID
 from crawler.config.values import more_than_zero, setting
