@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.config import load_sections  # noqa: E402
 from crawler.hexo.post import render_post_bytes  # noqa: E402
+from crawler.items import PlacedPost  # noqa: E402
 from crawler.loaders import load_article  # noqa: E402
 from crawler.parsing.page_facts import page_facts  # noqa: E402
 from crawler.pipelines.hexo_posts import post_content  # noqa: E402
@@ -64,7 +65,7 @@ def main() -> int:
 
         def extract_and_render(page=page, listing=listing, url=url) -> bytes:
             facts = page_facts(page, "text/html", url)
-            return render_post_bytes(post_content(load_article(listing, SECTION, url, facts)))
+            return render_post_bytes(post_content(PlacedPost(load_article(listing, SECTION, url, facts), "unused.md")))
 
         exact = extract_and_render() == expected
         ours = best_of(extract_and_render, args.repeat)

@@ -33,6 +33,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.browser_guard import BrowserGuard
 from crawler.config import ConfigError
+from crawler.config.values import setting
 from crawler.net.browser_policy import BROWSER_HOSTS
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
@@ -144,7 +145,7 @@ def browser_settings(
     """Settings that turn the browser on, from the project's SINA_BROWSER_* settings, and
     the guard its pages get (crawler.browser_guard; ``count`` adds one to a stats key)."""
     launch = dict(settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
-    launch.setdefault("executable_path", settings.get("SINA_BROWSER_EXECUTABLE") or "/usr/bin/chromium")
+    launch.setdefault("executable_path", setting(settings, "SINA_BROWSER_EXECUTABLE"))
     launch.setdefault("headless", True)
     if "proxy" in launch:
         given = launch.pop("proxy")

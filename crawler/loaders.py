@@ -1,22 +1,31 @@
-"""Assembling an ArticleItem from the roll-API item and the article page."""
+"""Building a post (crawler.items) from what Sina gives: a listed item and its page's
+facts, or a flash of the live feed.
+
+Invariant: these pure functions are the only place a post's fields are decided, and they
+give a complete post or raise ArticleError naming why there is none (no Scrapy here).
+Each field takes the listing's value first and the page's only when the listing has
+nothing usable.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from itemloaders.processors import Identity, MapCompose, TakeFirst
-from scrapy.loader import ItemLoader
-
-from crawler.config import Section
 from crawler.hexo.body import Body, BodyStyle, process_body
-from crawler.hexo.fields import clean_title, iso_utc, parse_published_time, utc_from_timestamp
+from crawler.hexo.fields import clean_title, parse_published_time, utc_from_timestamp
 from crawler.hexo.shapes import flash_html
-from crawler.items import ArticleItem
+from crawler.items import ArticlePost, FlashPost, GalleryPost, PagePost, Stock, VideoPost
 from crawler.parsing.page_facts import PageFacts
 from crawler.sina import article_page
 from crawler.sina.roll_api import RollItem
+from crawler.sina.urls import GALLERY, VIDEO
 from crawler.sina.zhibo_api import ZHIBO_REFERER, Flash
+
+if TYPE_CHECKING:
+    from crawler.config import Section
+
+_PAGE_POSTS: dict[str, type[PagePost]] = {GALLERY: GalleryPost, VIDEO: VideoPost}
 
 
 class ArticleError(Exception):
@@ -29,133 +38,99 @@ class ArticleError(Exception):
 
 
 def _strip(value: str | None) -> str | None:
+    """Whitespace collapsed; None when nothing is left."""
     if value is None:
         return None
-    value = " ".join(value.split())
-    return value or None
+    return " ".join(value.split()) or None
 
 
-def _split_keywords(value: str | list[str] | None) -> list[str]:
+def _split_keywords(value: str | None) -> list[str]:
+    """``a,b，c`` -> [a, b, c] (Sina separates keywords with ASCII or full-width commas)."""
     if not value:
         return []
-    if isinstance(value, list):
-        return value
     return [word.strip() for word in value.replace("，", ",").split(",") if word.strip()]
 
 
-class ArticleLoader(ItemLoader):
-    """First non-empty value wins: the API item is added before the page's fallbacks."""
-
-    default_item_class = ArticleItem
-    default_output_processor = TakeFirst()
-
-    title_in = MapCompose(clean_title)
-    media_in = MapCompose(_strip)
-    editor_in = MapCompose(_strip)
-    summary_in = MapCompose(_strip)
-    keywords_in = MapCompose(_split_keywords)
-    keywords_out = Identity()
-    tags_out = Identity()
-    stocks_out = Identity()
-    categories_out = Identity()
-    image_urls_out = Identity()
-    body_image_spans_out = Identity()
-
-    # The processors are fixed per class (ArticleItem's fields carry no metadata), so they
-    # are looked up once: itemloaders looks at the item's field metadata on every value.
-    _processors: ClassVar[dict[tuple[str, str], Callable[..., Any]]] = {}
-
-    def get_input_processor(self, field_name: str) -> Callable[..., Any]:
-        key = ("in", field_name)
-        if key not in self._processors:
-            self._processors[key] = super().get_input_processor(field_name)
-        return self._processors[key]
-
-    def get_output_processor(self, field_name: str) -> Callable[..., Any]:
-        key = ("out", field_name)
-        if key not in self._processors:
-            self._processors[key] = super().get_output_processor(field_name)
-        return self._processors[key]
+def _keywords(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(word for value in values for word in _split_keywords(value))
 
 
-def _add_first(loader: ItemLoader, field: str, *sources: Callable[[], Any]) -> None:
-    """Add the first source's value that survives the field's input processor."""
-    for source in sources:
-        loader.add_value(field, source())
-        if loader.get_collected_values(field):
-            return
+def _first(*values: str | None) -> str | None:
+    return next((value for value in values if value), None)
 
 
-def _add_post_fields(loader: ItemLoader, section: Section, body: Body) -> None:
-    """What every kind of post takes from its section and its processed body."""
-    loader.add_value("categories", list(section.categories))
-    loader.add_value("author", section.author)
-    loader.add_value("headimg", body.first_image)
-    loader.add_value("image_urls", list(body.image_urls))
-    loader.add_value("body_html", body.html)
-    loader.add_value("body_image_spans", list(body.image_spans))
+def _four_digit_year(moment: datetime | None) -> datetime | None:
+    """A post's DATE has a four-digit year (docs/hexo-post.md §2)."""
+    return moment if moment is not None and 1000 <= moment.year <= 9999 else None
 
 
-def _published(facts: PageFacts) -> str | None:
-    published = parse_published_time(facts.published_time)
-    return iso_utc(published) if published is not None else None
-
-
-def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts) -> ArticleItem:
-    """The item for one article page (crawler.parsing.page_facts); ArticleError when the page has
-    no post in it."""
-    body = facts.body
+def _post_body(body: Body | None) -> Body:
     if body is None:
         raise ArticleError("no_body", f"none of {', '.join(article_page.BODY_CONTAINERS)}")
     if not body.html.strip():
         raise ArticleError("empty_body", "the body container holds nothing")
+    return body
 
-    loader = ArticleLoader()
-    loader.add_value("publishid", listing.publishid)
-    loader.add_value("docid", listing.docid)
-    loader.add_value("url", url)
-    loader.add_value("section", section.id)
-    # The API item first; the page only when the API item has nothing usable.
-    _add_first(loader, "title", lambda: listing.title, lambda: facts.og_title, lambda: facts.heading_title)
-    _add_first(
-        loader,
-        "date",
-        lambda: iso_utc(utc_from_timestamp(listing.intime)) if listing.intime is not None else None,
-        lambda: _published(facts),
-    )
-    _add_first(loader, "media", lambda: listing.media_name, lambda: facts.media_name)
-    _add_first(loader, "keywords", lambda: listing.keywords, lambda: list(facts.keywords))
-    loader.add_value("editor", facts.editor)
-    loader.add_value("summary", listing.intro)
-    _add_post_fields(loader, section, body)
-    loader.add_value("mtime", listing.mtime)
-    loader.add_value("kind", listing.kind)
-    item: ArticleItem = loader.load_item()
-    if not item.title:
+
+def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts) -> PagePost:
+    """The post of one listed page (an article, a gallery or a video: ``listing.kind``)
+    from its facts (crawler.parsing.page_facts); ArticleError when the page has none."""
+    body = _post_body(facts.body)
+    title = _first(clean_title(listing.title), clean_title(facts.og_title), clean_title(facts.heading_title))
+    if title is None:
         raise ArticleError("no_title", "no title in the API item, og:title or <h1>")
-    if not item.date:
+    if listing.intime is not None:
+        date = _four_digit_year(utc_from_timestamp(listing.intime))
+    else:
+        date = _four_digit_year(parse_published_time(facts.published_time))
+    if date is None:
         raise ArticleError("no_date", "no intime in the API item, no article:published_time")
-    return item
+    kind = _PAGE_POSTS.get(listing.kind, ArticlePost)
+    return kind(
+        publishid=listing.publishid,
+        docid=listing.docid,
+        url=url,
+        section=section.id,
+        title=title,
+        date=date,
+        media=_first(_strip(listing.media_name), _strip(facts.media_name)),
+        editor=_strip(facts.editor),
+        keywords=_keywords([listing.keywords or ""]) or _keywords(facts.keywords),
+        summary=_strip(listing.intro),
+        categories=section.categories,
+        author=section.author,
+        body=body,
+        mtime=listing.mtime,
+    )
 
 
-def load_flash(flash: Flash, section: Section, style: BodyStyle) -> ArticleItem:
-    """The item for one flash of the live feed (docs/post-kinds.md): its title from its
+def flash_url(flash: Flash) -> str:
+    """A flash's own page, or the live feed's page at the flash."""
+    return flash.docurl or f"{ZHIBO_REFERER}#{flash.id}"
+
+
+def load_flash(flash: Flash, section: Section, style: BodyStyle) -> FlashPost:
+    """The post of one flash of the live feed (docs/post-kinds.md): its title from its
     【…】 lead or its first sentence, its date from create_time, its body from its text and
     images through the article body rules; no page is fetched."""
-    base = flash.docurl or ZHIBO_REFERER
-    body = process_body(flash_html(flash.text, flash.images), base, style)
-    loader = ArticleLoader()
-    loader.add_value("publishid", flash.publishid)
-    loader.add_value("url", flash.docurl or f"{ZHIBO_REFERER}#{flash.id}")
-    loader.add_value("section", section.id)
-    loader.add_value("title", flash.title)
-    loader.add_value("date", iso_utc(utc_from_timestamp(flash.created)))
-    loader.add_value("summary", flash.plain_text)
-    loader.add_value("keywords", list(flash.tags))
-    loader.add_value("tags", list(flash.tags))
-    loader.add_value("stocks", list(flash.stocks))
-    _add_post_fields(loader, section, body)
-    loader.add_value("mtime", flash.updated)
-    loader.add_value("kind", "flash")
-    item: ArticleItem = loader.load_item()
-    return item
+    body = process_body(flash_html(flash.text, flash.images), flash.docurl or ZHIBO_REFERER, style)
+    title = clean_title(flash.title)
+    if title is None:
+        raise ArticleError("no_title", f"flash {flash.id} has no text to take a title from")
+    if not body.html.strip():
+        raise ArticleError("empty_body", f"flash {flash.id} gives an empty body")
+    return FlashPost(
+        publishid=flash.publishid,
+        url=flash_url(flash),
+        section=section.id,
+        title=title,
+        date=utc_from_timestamp(flash.created),
+        summary=_strip(flash.plain_text),
+        keywords=_keywords(flash.tags),
+        tags=flash.tags,
+        stocks=tuple(Stock(stock["market"], stock["symbol"], stock["key"]) for stock in flash.stocks),
+        categories=section.categories,
+        author=section.author,
+        body=body,
+        mtime=flash.updated,
+    )

@@ -1,23 +1,25 @@
-"""Scrapy settings of sina-finance-hexo.  Every project setting is documented in
-README.md ("Settings"); any of them can be overridden with ``-s NAME=value``."""
+"""Scrapy settings of sina-finance-hexo, and the one home of every project setting's
+default.  Every project setting is documented in README.md ("Settings"); any of them can
+be overridden with ``-s NAME=value``."""
 
 BOT_NAME = "sina_finance_hexo"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # --- Project settings (read once into crawler.config at start) -------------------
-# None: take the value from settings/output.yaml (posts_dir: output/source/_posts).
-HEXO_POSTS_DIR = None
+# Every default is here and nowhere else. An output file (SINA_OUTPUT_FILE; template:
+# settings/output.yaml) sets the HEXO_*/STATE_DB/MANIFEST ones under its own keys, over
+# these, under -s on the command line.
 SINA_SECTIONS_FILE = None  # None: the packaged settings/sections.yaml
-SINA_OUTPUT_FILE = None  # None: the packaged settings/output.yaml
-
-STATE_DB = None  # None: state_db of settings/output.yaml (output/state.sqlite)
-MANIFEST = None  # None: manifest of settings/output.yaml (output/manifest.jsonl)
-HEXO_IMAGES = None  # None: images of settings/output.yaml ("remote"); or "local"
-HEXO_IMAGE_HOSTS = None  # None: image_hosts of settings/output.yaml (Sina's CDNs); HEXO_IMAGES=local only
-HEXO_IMAGES_MAX_PER_POST = None  # None: images_max_per_post of settings/output.yaml (100); the rest stay remote
-HEXO_IMAGES_MAX_BYTES_PER_RUN = None  # None: images_max_bytes_per_run of settings/output.yaml (2 GiB = 2147483648)
-HEXO_BODY = None  # None: body of settings/output.yaml ("clean"); or "sample" (post format §3 rule 8)
+SINA_OUTPUT_FILE = None  # a YAML file of output keys (posts_dir, images, …); None: none
+HEXO_POSTS_DIR = "output/source/_posts"  # the source/_posts of a Hexo site (relative: to where the crawl starts)
+STATE_DB = "output/state.sqlite"  # one row per article written (SQLite, WAL)
+MANIFEST = "output/manifest.jsonl"  # one JSON line per post written or updated
+HEXO_IMAGES = "remote"  # "remote" (as the post format says) or "local" (stored beside each post)
+HEXO_IMAGE_HOSTS = ["*.sinaimg.cn", "*.sina.com.cn", "*.sina.cn"]  # HEXO_IMAGES=local: only from these hosts
+HEXO_IMAGES_MAX_PER_POST = 100  # local images one post may store; the rest stay remote
+HEXO_IMAGES_MAX_BYTES_PER_RUN = 2 * 1024**3  # bytes of images one run may store (2 GiB)
+HEXO_BODY = "clean"  # "clean" (publishable) or "sample" (the 2022 chain's body: post format §3 rule 8)
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)

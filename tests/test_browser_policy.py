@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from scrapy.settings import Settings
 
 from crawler.browser import (
     CHROMIUM_ARGS,
@@ -29,6 +28,7 @@ from crawler.browser_guard import PREFIX, BrowserGuard
 from crawler.config import ConfigError
 from crawler.net.browser_policy import browser_decision
 from crawler.resolver import PrivateAddressError
+from tests.support.settings import project_settings
 
 LIST = "https://finance.sina.com.cn/china/"
 
@@ -302,14 +302,14 @@ def test_confinement_args_replace_any_proxy_switch() -> None:
 
 def test_browser_settings() -> None:
     environ = {"HTTPS_PROXY": "http://127.0.0.1:8899", "no_proxy": "finance.sina.com.cn"}
-    settings, guard = browser_settings(Settings(), lambda key: None, environ)
+    settings, guard = browser_settings(project_settings(), lambda key: None, environ)
     launch = settings["PLAYWRIGHT_LAUNCH_OPTIONS"]
     assert "proxy" not in launch  # the PAC script is the proxy setting
     assert any(arg.startswith("--proxy-pac-url=") for arg in launch["args"])
     assert settings["PLAYWRIGHT_ABORT_REQUEST"] == guard.abort_request
     assert guard.direct is False
     # PLAYWRIGHT_LAUNCH_OPTIONS' proxy wins over the environment's; None is none.
-    given = Settings({"PLAYWRIGHT_LAUNCH_OPTIONS": json.dumps({"proxy": None, "args": ["--no-sandbox"]})})
+    given = project_settings({"PLAYWRIGHT_LAUNCH_OPTIONS": json.dumps({"proxy": None, "args": ["--no-sandbox"]})})
     settings, guard = browser_settings(given, lambda key: None, environ)
     assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"] == [
         "--no-sandbox",

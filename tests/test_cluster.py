@@ -10,34 +10,33 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import scrapy
-from scrapy.settings import Settings
 
 from crawler.cluster.protocol import ClusterKeys, item_answer, project_version, read_answer, skipped_answer
 from crawler.config import Config, ConfigError
-from crawler.items import ArticleItem
+from crawler.items import ArticlePost, Post
+from tests.support.posts import a_body, a_flash, an_article
 from tests.support.replay_proxy import busiest_window
+from tests.support.settings import project_settings
 
 # --- what workers send --------------------------------------------------------------------
 
 
-def _item() -> ArticleItem:
-    return ArticleItem(
+def _item() -> ArticlePost:
+    html = '<p>正文</p><img src="https://n.sinaimg.cn/a.jpg">'
+    return an_article(
         publishid="nitmeau2811260",
         docid="comos:nitmeau2811260",
         url="https://finance.sina.com.cn/china/2026-09-28/doc-initmeau2811260.shtml",
-        section="china",
         title="标题 “引号” <b>",
-        date="2026-09-28T11:02:07Z",
-        keywords=["关键词", "A股"],
-        categories=["金融", "新浪财经", "国内"],
-        image_urls=["https://n.sinaimg.cn/a.jpg"],
-        body_html='<p>正文</p><img src="https://n.sinaimg.cn/a.jpg">',
-        body_image_spans=[(19, 45, "https://n.sinaimg.cn/a.jpg")],
+        date=datetime(2026, 9, 28, 11, 2, 7, tzinfo=UTC),
+        keywords=("关键词", "A股"),
+        categories=("金融", "新浪财经", "国内"),
+        body=a_body(html, ("https://n.sinaimg.cn/a.jpg",)),
         mtime=1790600000,
-        stocks=[{"market": "sh", "symbol": "600000", "key": "浦发银行"}],
     )
 
 
@@ -46,12 +45,19 @@ def test_an_item_crosses_to_the_coordinator_unchanged() -> None:
     answer = read_answer(item_answer(item))
     assert answer.item == item
     assert (answer.publishid, answer.section) == ("nitmeau2811260", "china")
-    assert isinstance(answer.item.body_image_spans[0], tuple)
+    assert isinstance(answer.item, ArticlePost) and isinstance(answer.item.body.image_spans[0], tuple)
+    assert answer.item.date == datetime(2026, 9, 28, 11, 2, 7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("post", [a_flash(), an_article(), _item()], ids=["flash", "article", "full"])
+def test_every_kind_of_post_crosses_unchanged(post: Post) -> None:
+    assert read_answer(item_answer(post)).item == post
 
 
 def test_every_item_field_is_sent() -> None:
     sent = json.loads(item_answer(_item()))["item"]
-    assert set(sent) == {field.name for field in dataclasses.fields(ArticleItem)}
+    assert set(sent) == {"kind"} | {field.name for field in dataclasses.fields(ArticlePost)}
+    assert sent["kind"] == "article" and sent["date"] == "2026-09-28T11:02:07+00:00"
 
 
 def test_a_skip_crosses_with_its_reason() -> None:
@@ -68,6 +74,8 @@ def test_a_skip_crosses_with_its_reason() -> None:
         b'{"kind": "other"}',
         b'{"kind": "item", "item": "x"}',
         b'{"kind": "item", "item": {"x": 1}}',
+        b'{"kind": "item", "item": {"kind": "article", "publishid": "x"}}',
+        b'{"kind": "item", "item": {"kind": "poem"}}',
         b'{"kind": "skipped", "section": "china"}',
     ],
 )
@@ -100,10 +108,7 @@ def test_the_version_is_read_from_the_code_and_is_the_packages() -> None:
 
 
 def _config(**values: object) -> Config:
-    settings = Settings()
-    settings.setmodule("crawler.settings")
-    settings.update(values)
-    return Config.from_settings(settings)
+    return Config.from_settings(project_settings(values))
 
 
 def test_without_a_redis_url_there_is_no_cluster() -> None:

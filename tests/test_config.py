@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from scrapy.settings import Settings
 
@@ -18,6 +21,7 @@ from crawler.config import (
     select_sections,
 )
 from crawler.spiders.arguments import SpiderArguments
+from tests.support.settings import project_settings
 
 GOOD = """\
 sections:
@@ -40,7 +44,7 @@ sections:
 
 
 def test_packaged_sections() -> None:
-    sections = load_sections(Settings())
+    sections = load_sections(project_settings())
     china = sections[0]
     assert isinstance(china, RollSection)
     assert (china.id, china.pageid, china.lid) == ("china", "155", "1686")
@@ -105,31 +109,31 @@ def test_sections_errors_name_file_line_and_key(text: str, message: str) -> None
 
 
 def test_output_defaults_and_override(tmp_path) -> None:
-    assert load_output(Settings()).posts_dir.parts[-3:] == ("output", "source", "_posts")
-    assert load_output(Settings({"HEXO_POSTS_DIR": str(tmp_path / "p")})).posts_dir == tmp_path / "p"
+    assert load_output(project_settings()).posts_dir.parts[-3:] == ("output", "source", "_posts")
+    assert load_output(project_settings({"HEXO_POSTS_DIR": str(tmp_path / "p")})).posts_dir == tmp_path / "p"
     own = tmp_path / "output.yaml"
     own.write_text("posts_dir: /srv/blog/source/_posts\n", encoding="utf-8")
-    assert str(load_output(Settings({"SINA_OUTPUT_FILE": str(own)})).posts_dir) == "/srv/blog/source/_posts"
+    assert str(load_output(project_settings({"SINA_OUTPUT_FILE": str(own)})).posts_dir) == "/srv/blog/source/_posts"
     own.write_text("post_dir: x\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"output.yaml:1: unknown key 'post_dir'"):
-        load_output(Settings({"SINA_OUTPUT_FILE": str(own)}))
+        load_output(project_settings({"SINA_OUTPUT_FILE": str(own)}))
 
 
 def test_body_style(tmp_path) -> None:
-    assert load_output(Settings()).body_style == "clean"
-    assert load_output(Settings()).post_format == "3/clean"
-    assert load_output(Settings({"HEXO_BODY": "sample"})).body_style == "sample"
+    assert load_output(project_settings()).body_style == "clean"
+    assert load_output(project_settings()).post_format == "3/clean"
+    assert load_output(project_settings({"HEXO_BODY": "sample"})).body_style == "sample"
     own = tmp_path / "output.yaml"
     own.write_text("body: sample\n", encoding="utf-8")
-    assert load_output(Settings({"SINA_OUTPUT_FILE": str(own)})).body_style == "sample"
-    assert load_output(Settings({"SINA_OUTPUT_FILE": str(own), "HEXO_BODY": "clean"})).body_style == "clean"
+    assert load_output(project_settings({"SINA_OUTPUT_FILE": str(own)})).body_style == "sample"
+    assert load_output(project_settings({"SINA_OUTPUT_FILE": str(own), "HEXO_BODY": "clean"})).body_style == "clean"
     with pytest.raises(ConfigError, match=r"HEXO_BODY='Clean': expected one of clean, sample"):
-        load_output(Settings({"HEXO_BODY": "Clean"}))
+        load_output(project_settings({"HEXO_BODY": "Clean"}))
 
 
 def test_missing_sections_file_is_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read"):
-        load_sections(Settings({"SINA_SECTIONS_FILE": str(tmp_path / "nope.yaml")}))
+        load_sections(project_settings({"SINA_SECTIONS_FILE": str(tmp_path / "nope.yaml")}))
 
 
 def test_spider_arguments() -> None:
@@ -149,3 +153,87 @@ def test_spider_arguments() -> None:
     with pytest.raises(ConfigError, match=r"-a section=china: unknown spider argument \(did you mean sections\?\)"):
         SpiderArguments.from_kwargs({"section": "china"})
     assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own
+
+
+# --- one home per setting ----------------------------------------------------------------
+
+CRAWLER = Path(__file__).resolve().parents[1] / "crawler"
+# settings.get("HEXO_BODY", "clean"), getfloat("SINA_…", 2.0), settings.get("SINA_…") or "x": a second default.
+_SECOND_DEFAULT = re.compile(
+    r"""get[a-z]*\(\s*["'](?:SINA_|HEXO_|RETRY_BACKOFF_|STATE_DB|MANIFEST)\w*["']\s*,"""
+    r"""|get[a-z]*\(\s*["'](?:SINA_|HEXO_|RETRY_BACKOFF_|STATE_DB|MANIFEST)\w*["']\s*\)\s*or\b"""
+)
+
+
+def test_no_default_outside_crawler_settings() -> None:
+    found = [
+        f"{path.relative_to(CRAWLER)}:{number}: {line.strip()}"
+        for path in sorted(CRAWLER.rglob("*.py"))
+        if path.name != "settings.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _SECOND_DEFAULT.search(line)
+    ]
+    assert found == []
+
+
+def test_without_the_project_settings_a_setting_is_named_not_guessed() -> None:
+    with pytest.raises(ConfigError, match=r"^HEXO_POSTS_DIR is not set: load crawler.settings"):
+        load_output(Settings())
+
+
+def test_the_output_file_sits_between_the_project_and_the_command_line(tmp_path: Path) -> None:
+    own = tmp_path / "output.yaml"
+    own.write_text("body: sample\nimages: local\n", encoding="utf-8")
+    # Over crawler/settings.py and a project's settings module (Scrapy's "project" priority)…
+    project = project_settings({"SINA_OUTPUT_FILE": str(own), "HEXO_BODY": "clean"}, priority="project")
+    assert (load_output(project).body_style, load_output(project).images) == ("sample", "local")
+    # …under -s (and scrapyd's -d setting=), whatever the file says.
+    cmdline = project_settings({"SINA_OUTPUT_FILE": str(own), "HEXO_BODY": "clean"})
+    assert (load_output(cmdline).body_style, load_output(cmdline).images) == ("clean", "local")
+
+
+def test_the_output_template_names_real_settings() -> None:
+    """settings/output.yaml is a commented template: uncommented, it parses, and each key
+    sets a setting whose default is in crawler/settings.py."""
+    from crawler import settings as settings_module
+    from crawler.config import OUTPUT_KEYS, parse_output
+
+    template = (CRAWLER.parent / "settings" / "output.yaml").read_text(encoding="utf-8")
+    assert parse_output(template, "output.yaml") == {}, "the packaged template sets nothing"
+    keys = re.findall(r"^# (\w+): .*# (\w+):", template, re.MULTILINE)
+    assert sorted(key for key, _ in keys) == sorted(OUTPUT_KEYS)
+    for key, name in keys:
+        assert OUTPUT_KEYS[key] == name and hasattr(settings_module, name), key
+    uncommented = "\n".join(line[2:] for line in template.splitlines() if re.match(r"^# \w+: ", line))
+    assert set(parse_output(uncommented, "output.yaml")) == set(OUTPUT_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("cls", "own", "required"),
+    [
+        (RollSection, {"pageid", "lid"}, {"pageid", "lid"}),
+        (ColumnSection, {"cid"}, {"cid"}),
+        (PageSection, {"url", "wait_for"}, {"url"}),
+        (ZhiboSection, {"zhibo_id"}, {"zhibo_id"}),
+        (FeedSection, {"cids"}, {"cids"}),
+    ],
+)
+def test_a_kind_s_keys_are_its_fields(cls: type, own: set[str], required: set[str]) -> None:
+    assert cls.own_keys() == own and cls.required_keys() == required
+
+
+@pytest.mark.parametrize(
+    ("kind_lines", "message"),
+    [
+        ("kind: zhibo\n    zhibo_id: 15x", "key 'zhibo_id': expected digits (e.g. 152)"),
+        ("kind: feed\n    cids: 57045,", "key 'cids': expected digits, comma-separated"),
+        ("kind: column\n    cid: abc", "key 'cid': expected digits"),
+        ("kind: page\n    url: ftp://x", "key 'url': expected an http(s) URL"),
+        ("kind: page\n    wait_for: a", "section of kind page misses key(s): url"),
+        ("kind: column\n    cid: '1'\n    lid: '2'", "key 'lid' does not belong to a section of kind column"),
+    ],
+)
+def test_a_kind_checks_its_own_values(kind_lines: str, message: str) -> None:
+    text = GOOD.replace('kind: roll\n    pageid: 155\n    lid: "1686"', kind_lines, 1)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_sections(text, "s.yaml")

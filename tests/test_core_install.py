@@ -1,6 +1,6 @@
 """The core install (``pip install .``, no ``[cluster]`` extra) crawls: with ``redis`` and
 ``scrapy_redis`` made unimportable (tests/support/without_cluster_extra.py), every module
-of the crawler imports but the three that are the cluster, ``scrapy list`` lists both
+of the crawler imports but the four that are the cluster, ``scrapy list`` lists both
 spiders, and a cluster run stops with one plain line naming the install command (exit 2).
 tests/test_e2e_plain_install.py does the same on a real ``pip install .``."""
 
@@ -16,7 +16,12 @@ from tests.support.crawl import REPO
 BLOCKED = [sys.executable, "-m", "tests.support.without_cluster_extra"]
 INSTALL = "pip install 'sina-finance-hexo[cluster]'"
 # Imported only once a cluster is used (SINA_REDIS_URL, or the worker spider run).
-CLUSTER_MODULES = {"crawler.cluster.budget", "crawler.cluster.coordinator", "crawler.cluster.worker"}
+CLUSTER_MODULES = {
+    "crawler.cluster.budget",
+    "crawler.cluster.coordinator",
+    "crawler.cluster.driver",
+    "crawler.cluster.worker",
+}
 IMPORT_EVERY_MODULE = """
 import importlib, json, pkgutil
 import crawler

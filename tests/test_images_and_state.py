@@ -11,12 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from scrapy.settings import Settings
 
 from crawler.config import ConfigError, load_output
 from crawler.storage.files import UnsafePath, checked_post_path, relative_path_problem
 from crawler.storage.rasters import raster_extension, raster_type
 from tests.support import rasters
+from tests.support.settings import project_settings
 from tests.test_pipeline import _item, _Posts
 
 # --- which bytes are a raster -----------------------------------------------------------
@@ -74,15 +74,15 @@ def test_the_extension_follows_the_type() -> None:
 
 
 def test_image_caps_default_and_override(tmp_path: Path) -> None:
-    output = load_output(Settings())
+    output = load_output(project_settings())
     assert (output.images_max_per_post, output.images_max_bytes_per_run) == (100, 2 * 1024**3)
-    output = load_output(Settings({"HEXO_IMAGES_MAX_PER_POST": "0", "HEXO_IMAGES_MAX_BYTES_PER_RUN": "5000"}))
+    output = load_output(project_settings({"HEXO_IMAGES_MAX_PER_POST": "0", "HEXO_IMAGES_MAX_BYTES_PER_RUN": "5000"}))
     assert (output.images_max_per_post, output.images_max_bytes_per_run) == (0, 5000)
     own = tmp_path / "output.yaml"
     own.write_text("images_max_per_post: 7\nimages_max_bytes_per_run: 1000\n", encoding="utf-8")
-    output = load_output(Settings({"SINA_OUTPUT_FILE": str(own)}))
+    output = load_output(project_settings({"SINA_OUTPUT_FILE": str(own)}))
     assert (output.images_max_per_post, output.images_max_bytes_per_run) == (7, 1000)
-    output = load_output(Settings({"SINA_OUTPUT_FILE": str(own), "HEXO_IMAGES_MAX_PER_POST": 0}))
+    output = load_output(project_settings({"SINA_OUTPUT_FILE": str(own), "HEXO_IMAGES_MAX_PER_POST": 0}))
     assert output.images_max_per_post == 0, "a setting of 0 is a value, not 'unset'"
 
 
@@ -98,7 +98,7 @@ def test_image_caps_default_and_override(tmp_path: Path) -> None:
 )
 def test_a_wrong_image_cap_stops_the_crawl_with_its_name(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{name}='{value}': expected a whole number, 0 or more$"):
-        load_output(Settings({name: value}))
+        load_output(project_settings({name: value}))
 
 
 # --- a path read back is checked as a new one is ----------------------------------------
@@ -181,14 +181,14 @@ def test_a_bad_state_row_never_places_a_write(tmp_path: Path, bad: str) -> None:
     else:
         (posts.root / "linked").symlink_to(outside, target_is_directory=True)
         row = "linked/x.md"
-    _set_path(posts, item.publishid or "", row)
+    _set_path(posts, item.post.publishid, row)
     again = posts.process(_item())
     posts.close()
     assert again.path == fresh
     assert victim.read_bytes() == b"do not touch"
     assert sorted(p.name for p in outside.iterdir()) == ["x.md"]
     assert (posts.root / fresh).is_file()
-    assert _rows(posts) == {item.publishid: fresh}, "the bad row is replaced"
+    assert _rows(posts) == {item.post.publishid: fresh}, "the bad row is replaced"
     assert posts.stats.get_value("sina/state/unsafe_path") == 1
     assert posts.stats.get_value("sina/posts/restored") is None
     assert posts.stats.get_value("sina/posts/updated") == 1

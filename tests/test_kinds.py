@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from scrapy.settings import Settings
 
 from crawler.config import ConfigError, FeedSection, ZhiboSection, load_sections, parse_sections
 from crawler.hexo.body import process_body
@@ -19,6 +18,7 @@ from crawler.sina.roll_api import RollApiError, SkippedItem, roll_item
 from crawler.sina.urls import ARTICLE, GALLERY, VIDEO, listed_page
 from crawler.sina.zhibo_api import ZhiboApiError, flash, parse_zhibo_page, zhibo_api_url
 from tests.conftest import RECORDED
+from tests.support.settings import project_settings
 
 ZHIBO_TEXT = (RECORDED / "zhibo.api.zhibo.feed_zhibo_id152_page1.trimmed.json").read_text(encoding="utf-8")
 SLIDE = (RECORDED / "slide.news.sina.com.cn_slide_1_86523_402095.gb2312.html").read_bytes()
@@ -252,7 +252,7 @@ def test_page_facts_of_each_kind() -> None:
 
 
 def test_packaged_new_sections() -> None:
-    by_id = {section.id: section for section in load_sections(Settings())}
+    by_id = {section.id: section for section in load_sections(project_settings())}
     zhibo, feed = by_id["zhibo"], by_id["feed-usstock"]
     assert isinstance(zhibo, ZhiboSection) and zhibo.zhibo_id == "152" and not zhibo.enabled
     assert zhibo.categories == ("金融", "新浪财经", "新浪财经－7x24")

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from scrapy.settings import Settings
 
 from crawler.config import Config, ConfigError
 from crawler.parsing.page_facts import page_facts
 from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
 from tests.conftest import CASES
+from tests.support.settings import project_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 UTF8 = "text/html; charset=utf-8"
@@ -128,7 +128,7 @@ def test_a_worker_exits_when_its_crawl_is_gone() -> None:
 @pytest.mark.parametrize("value", ["-1", "two", "1.5"])
 def test_parse_workers_setting_is_checked(value: str) -> None:
     with pytest.raises(ConfigError, match="SINA_PARSE_WORKERS"):
-        Config.from_settings(Settings({"SINA_PARSE_WORKERS": value}))
+        Config.from_settings(project_settings({"SINA_PARSE_WORKERS": value}))
 
 
 def test_zero_workers_parse_in_process() -> None:
@@ -195,5 +195,5 @@ def test_the_parse_budget_stops_the_slow_page_before_it_is_parsed() -> None:
 def test_parse_timeout_setting_is_checked() -> None:
     for value in ("0", "-1", "soon"):
         with pytest.raises(ConfigError, match="SINA_PARSE_TIMEOUT"):
-            Config.from_settings(Settings({"SINA_PARSE_TIMEOUT": value}))
-    assert Config.from_settings(Settings({"SINA_PARSE_TIMEOUT": "2.5"})).parse_timeout == 2.5
+            Config.from_settings(project_settings({"SINA_PARSE_TIMEOUT": value}))
+    assert Config.from_settings(project_settings({"SINA_PARSE_TIMEOUT": "2.5"})).parse_timeout == 2.5

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy.exceptions import CloseSpider, DropItem
@@ -15,27 +17,19 @@ from scrapy.utils.test import get_crawler
 
 from crawler.config import ConfigError
 from crawler.extensions.runstate import CrawlRun
-from crawler.items import ArticleItem
+from crawler.items import ArticlePost, PlacedPost, Post
 from crawler.pipelines.hexo_posts import HexoPostsPipeline
 from crawler.pipelines.post_paths import PostPathPipeline
 from crawler.spiders.listing import OrderedListings
 from crawler.storage.files import TEMP_FOLDER, write_atomically
+from tests.support.posts import a_body, a_flash, an_article
+from tests.support.settings import own_settings
 
 
-def _item(**changes) -> ArticleItem:
-    item = ArticleItem(
-        publishid="abcdefg1234567",
-        url="https://finance.sina.com.cn/roll/2026-09-28/doc-iabcdefg1234567.shtml",
-        section="china",
-        title="标题: 一",
-        date="2022-01-24T11:02:07Z",
-        categories=["金融", "新浪财经", "新浪财经－国內"],
-        author="新浪财经",
-        body_html="<p>x</p>\n",
-    )
-    for key, value in changes.items():
-        setattr(item, key, value)
-    return item
+def _item(body_html: str | None = None, **changes: Any) -> ArticlePost:
+    if body_html is not None:
+        changes["body"] = a_body(body_html)
+    return an_article(**changes)
 
 
 class _Posts:
@@ -43,12 +37,14 @@ class _Posts:
 
     def __init__(self, tmp_path: Path, **settings: str) -> None:
         self.crawler = get_crawler(
-            settings_dict={
-                "HEXO_POSTS_DIR": str(tmp_path / "posts"),
-                "STATE_DB": str(tmp_path / "state.sqlite"),
-                "MANIFEST": str(tmp_path / "manifest.jsonl"),
-                **settings,
-            }
+            settings_dict=own_settings(
+                {
+                    "HEXO_POSTS_DIR": str(tmp_path / "posts"),
+                    "STATE_DB": str(tmp_path / "state.sqlite"),
+                    "MANIFEST": str(tmp_path / "manifest.jsonl"),
+                    **settings,
+                }
+            )
         )
         self.crawler.stats = self.stats = MemoryStatsCollector(self.crawler)
         self.paths = PostPathPipeline.from_crawler(self.crawler)
@@ -57,8 +53,11 @@ class _Posts:
         self.run.open()  # what PostPathPipeline.open_spider does, without a reactor
         self.root = tmp_path / "posts"
 
-    def process(self, item: ArticleItem) -> ArticleItem:
-        return asyncio.run(self.posts.process_item(self.paths.process_item(item)))
+    def process(self, item: Post) -> PlacedPost:
+        """The post placed (PostPathPipeline), then written (HexoPostsPipeline)."""
+        placed = self.paths.process_item(item)
+        asyncio.run(self.posts.process_item(placed))
+        return placed
 
     def manifest(self) -> list[dict]:
         return [json.loads(line) for line in self.run.output.manifest.read_text(encoding="utf-8").splitlines()]
@@ -129,12 +128,36 @@ def test_unwritable_folder_is_a_counted_drop(tmp_path: Path) -> None:
     posts.close()
 
 
-def test_incomplete_item_is_a_counted_drop(tmp_path: Path) -> None:
+def test_a_post_cannot_be_incomplete_nor_changed() -> None:
+    """What the pipelines no longer check: a post without a field is not a post at all."""
+    fields = {field.name: getattr(_item(), field.name) for field in dataclasses.fields(ArticlePost)}
+    del fields["date"]
+    with pytest.raises(TypeError, match="date"):
+        ArticlePost(**fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _item().title = "another"  # type: ignore[misc]
+
+
+def test_the_manifest_line_keeps_its_keys_and_values(tmp_path: Path) -> None:
     posts = _Posts(tmp_path)
-    with pytest.raises(DropItem, match="bad_item"):
-        posts.process(_item(date=None))
-    assert posts.stats.get_value("sina/posts/failed/bad_item") == 1
-    assert list(posts.root.rglob("*.md")) == []
+    posts.process(_item(docid="comos:abcdefg1234567", keywords=("A股", "债券"), mtime=1790600000))
+    posts.process(a_flash())
+    article, flash = posts.manifest()
+    assert list(article) == [
+        *("docid", "publishid", "url", "section", "path", "title", "date", "media", "editor"),
+        *("keywords", "summary", "images", "kind", "tags", "stocks", "sha256", "status", "run_id"),
+    ]
+    assert article["date"] == "2022-01-24T11:02:07Z" and article["kind"] == "article"
+    assert (article["docid"], article["keywords"], article["tags"], article["stocks"]) == (
+        "comos:abcdefg1234567",
+        ["A股", "债券"],
+        [],
+        [],
+    )
+    assert list(flash) == list(article)
+    assert (flash["docid"], flash["media"], flash["editor"], flash["kind"]) == (None, None, None, "flash")
+    assert flash["tags"] == ["A股"] and flash["stocks"] == [{"market": "sh", "symbol": "600000", "key": "浦发银行"}]
+    assert flash["date"] == "2026-09-28T03:04:05Z"
     posts.close()
 
 
@@ -217,9 +240,10 @@ def test_group_fsync_flushes_files_together_before_any_rename(tmp_path: Path, mo
     monkeypatch.setattr(post_files, "fsync_paths", recording)
     posts = _Posts(tmp_path)
 
-    async def many() -> list[ArticleItem]:
+    async def many() -> list[PlacedPost]:
         items = [posts.paths.process_item(_item(publishid=f"abcdefg{n:07d}", title=f"t{n}")) for n in range(5)]
-        return await asyncio.gather(*(posts.posts.process_item(item) for item in items))
+        await asyncio.gather(*(posts.posts.process_item(item) for item in items))
+        return items
 
     written = asyncio.run(many())
     assert len(groups) == 1 and len(groups[0]) == 5, groups

@@ -16,17 +16,18 @@ from crawler.hexo.body import BodyStyle
 from crawler.hexo.fields import (
     clean_title,
     iso_utc,
-    parse_published_time,
     rfc1123,
     utc_from_timestamp,
     yaml_quote,
 )
 from crawler.hexo.paths import post_file_name, post_relative_path, sanitise_file_stem
 from crawler.hexo.post import PostContent, render_post, render_post_bytes
+from crawler.items import PlacedPost
 from crawler.loaders import load_article
 from crawler.parsing.page_facts import page_facts
 from crawler.pipelines.hexo_posts import post_content
 from crawler.sina.roll_api import roll_item
+from crawler.sina.times import parse_published_time
 from crawler.sina.urls import article_request_url
 from tests.conftest import CASES, CORPUS
 
@@ -329,15 +330,14 @@ def test_corpus_post_bytes_and_path(case: str, style: BodyStyle, golden: str) ->
     item_dict = json.loads((folder / "item.json").read_text(encoding="utf-8"))
     listing = roll_item(item_dict)
     url = article_request_url(listing.url)
-    item = load_article(listing, SECTION, url, page_facts((folder / "page.html").read_bytes(), None, url, style))
+    post = load_article(listing, SECTION, url, page_facts((folder / "page.html").read_bytes(), None, url, style))
 
-    data = render_post_bytes(post_content(item))
+    data = render_post_bytes(post_content(PlacedPost(post, "unused.md")))
     expected = (folder / golden).read_bytes()
     assert data.decode("utf-8") == expected.decode("utf-8")
     assert data == expected
 
-    assert item.title is not None and item.publishid is not None
-    path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
+    path = post_relative_path(post.categories, post_file_name(post.title, post.publishid))
     assert path == (folder / "expected_path.txt").read_text(encoding="utf-8").rstrip("\r\n")
 
 

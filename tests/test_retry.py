@@ -7,19 +7,15 @@ from __future__ import annotations
 import random
 from email.utils import formatdate
 from itertools import pairwise
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import scrapy.core.downloader as scrapy_downloader
 from scrapy import Request, Spider, signals
-from scrapy.core.downloader import Slot
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.utils.response import response_status_message
 from scrapy.utils.test import get_crawler
-from twisted.internet.defer import Deferred
 
 import crawler.downloadermiddlewares.retry as retry_module
 from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
@@ -29,6 +25,7 @@ from crawler.downloadermiddlewares.retry import (
     BackoffRetryMiddleware,
     retry_after_seconds,
 )
+from crawler.scrapy_internals import DownloadSlot, install_slots
 
 HOST = "finance.sina.com.cn"
 URL = f"https://{HOST}/roll/2026-09-28/doc-iretryaa0000001.shtml"
@@ -52,7 +49,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def _setup(settings: dict[str, Any] | None = None, delay: float = 0.05, jitter: float = 0.5):
-    """A crawler with a spider, the middleware, and one slot for HOST in a stand-in downloader."""
+    """A crawler with a spider, the middleware, and one download slot for HOST, where the
+    middleware and AutoThrottle find a crawl's (crawler.scrapy_internals.install_slots)."""
     crawler = get_crawler(
         Spider,
         {
@@ -64,10 +62,10 @@ def _setup(settings: dict[str, Any] | None = None, delay: float = 0.05, jitter: 
             **(settings or {}),
         },
     )
-    crawler.spider = crawler._create_spider("retry-test")
-    slot = Slot(4, delay, jitter)
-    crawler.engine = SimpleNamespace(downloader=SimpleNamespace(slots={HOST: slot}, _delay=delay))  # type: ignore[assignment]
+    crawler.spider = Spider.from_crawler(crawler, "retry-test")
+    slot = DownloadSlot.standalone(HOST, delay=delay, jitter=jitter, concurrency=4)
     middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    install_slots(crawler, slot)
     return crawler, middleware, slot
 
 
@@ -81,36 +79,6 @@ def _answer(crawler, status: int, request: Request | None = None, headers: dict[
     response = Response(URL, status=status, headers=headers or {}, request=request)
     crawler.signals.send_catch_log(signals.response_downloaded, response=response, request=request, spider=None)
     return response
-
-
-def _dispatch_time(slot: Slot, now: float, monkeypatch: pytest.MonkeyPatch) -> float:
-    """When Scrapy's own Downloader._process_queue would send the slot's next request, asked
-    at ``now`` (one draw of the randomized delay)."""
-    waits: list[float] = []
-    sent: list[object] = []
-
-    def later(delay: float, func: object, *args: object) -> SimpleNamespace:
-        waits.append(delay)
-        return SimpleNamespace(cancel=lambda: None)
-
-    def schedule(coro: Any) -> None:
-        sent.append(coro)
-        coro.close()
-
-    monkeypatch.setattr(scrapy_downloader, "monotonic", lambda: now)
-    monkeypatch.setattr(scrapy_downloader, "call_later", later)
-    monkeypatch.setattr(scrapy_downloader, "_schedule_coro", schedule)
-    downloader = object.__new__(scrapy_downloader.Downloader)  # _process_queue needs the slot only
-    lastseen = slot.lastseen
-    slot.queue.append((Request(URL), Deferred()))
-    scrapy_downloader.Downloader._process_queue(downloader, slot)
-    slot.queue.clear()
-    slot.latercall = None
-    if sent:
-        slot.lastseen = lastseen  # a probe, not a real dispatch
-        return now
-    assert len(waits) == 1
-    return now + waits[0]
 
 
 # --- Retry-After ------------------------------------------------------------------------
@@ -157,33 +125,31 @@ def test_backoff_doubles_per_consecutive_failure_with_at_most_25_percent_jitter(
 # --- the host hold ----------------------------------------------------------------------
 
 
-def test_retry_after_holds_the_whole_slot_whatever_the_random_delay(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_retry_after_holds_the_whole_slot_whatever_the_random_delay(clock: Clock) -> None:
     crawler, middleware, slot = _setup()
-    slot.lastseen = NOW - 0.01  # a request just went
+    slot.hold_until(NOW - 0.01)  # a request just went
     _answer(crawler, 429, headers={"Retry-After": "2"})
     hold = middleware.holds[HOST]
     assert hold.not_before == NOW + 2
-    assert slot.lastseen == NOW + 2
+    assert slot.held_until == NOW + 2
     assert 0.1 <= slot.delay <= 0.125, "raised to the first backoff (base 0.1 + jitter)"
     assert crawler.stats.get_value("sina/retry/backoff_seconds") == 2.0
     # Scrapy's dispatch code, with its ±50 % random delay, never sends before NOW + 2,
     # whenever it is asked, and sends once that time and one delay have passed.
     for asked in (NOW, NOW + 0.5, NOW + 1.99, NOW + 2.0):
         for _ in range(300):
-            assert _dispatch_time(slot, asked, monkeypatch) >= NOW + 2
-    assert _dispatch_time(slot, NOW + 2 + 1.5 * slot.delay, monkeypatch) == NOW + 2 + 1.5 * slot.delay
+            assert slot.next_dispatch(asked) >= NOW + 2
+    assert slot.next_dispatch(NOW + 2 + 1.5 * slot.delay) == NOW + 2 + 1.5 * slot.delay
 
 
 @pytest.mark.parametrize("jitter", [0.0, 0.5, 0.99])
-def test_the_hold_holds_with_no_configured_delay(clock: Clock, monkeypatch: pytest.MonkeyPatch, jitter: float) -> None:
+def test_the_hold_holds_with_no_configured_delay(clock: Clock, jitter: float) -> None:
     """DOWNLOAD_DELAY=0 and a zero backoff base: a zero delay would skip Scrapy's check."""
     crawler, middleware, slot = _setup({"RETRY_BACKOFF_BASE": 0.0}, delay=0.0, jitter=jitter)
     _answer(crawler, 503, headers={"Retry-After": "1"})
     assert slot.delay == HOLD_MIN_DELAY
     for _ in range(300):
-        assert _dispatch_time(slot, NOW + 0.5, monkeypatch) >= NOW + 1
+        assert slot.next_dispatch(NOW + 0.5) >= NOW + 1
     # an answer to a request already on the wire does not lower it within the hold
     clock.now = NOW + 0.2
     _answer(crawler, 200)
@@ -198,7 +164,7 @@ def test_retry_after_and_the_hold_are_capped(clock: Clock) -> None:
     crawler, middleware, slot = _setup({"RETRY_BACKOFF_MAX": 10.0})
     _answer(crawler, 429, headers={"Retry-After": "3600"})
     assert middleware.holds[HOST].not_before == NOW + 10.0
-    assert slot.lastseen == NOW + 10.0
+    assert slot.held_until == NOW + 10.0
 
 
 def test_without_retry_after_the_backoff_is_the_hold_and_grows(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,7 +198,7 @@ def test_a_status_that_is_not_retryable_does_not_slow_the_host(clock: Clock) -> 
     for status in (200, 301, 404):
         _answer(crawler, status, headers={"Retry-After": "5"})
     assert middleware.holds == {}
-    assert slot.delay == 0.05 and slot.lastseen == 0
+    assert slot.delay == 0.05 and slot.held_until == 0
 
 
 def test_an_answer_that_went_through_no_slot_changes_nothing(clock: Clock) -> None:
@@ -245,10 +211,10 @@ def test_an_answer_that_went_through_no_slot_changes_nothing(clock: Clock) -> No
 def test_a_new_slot_for_the_host_starts_afresh(clock: Clock) -> None:
     crawler, middleware, _ = _setup()
     _answer(crawler, 503)
-    fresh = Slot(4, 0.05, 0.5)  # the downloader dropped the idle slot and made a new one
-    crawler.engine.downloader.slots[HOST] = fresh
+    fresh = DownloadSlot.standalone(HOST, delay=0.05, concurrency=4)  # the downloader dropped the idle slot
+    install_slots(crawler, fresh)  # and made a new one
     _answer(crawler, 503)
-    assert middleware.holds[HOST].slot is fresh and middleware.holds[HOST].failures == 1
+    assert middleware.holds[HOST].slot == fresh and middleware.holds[HOST].failures == 1
 
 
 # --- decay ------------------------------------------------------------------------------
@@ -283,7 +249,7 @@ def test_with_autothrottle_its_average_is_the_only_decay(clock: Clock, monkeypat
     )
     throttle = crawler.get_extension(AutoThrottle)
     assert throttle is not None
-    throttle._spider_opened(crawler.spider)  # its min/max delays, as when the spider opens
+    crawler.signals.send_catch_log(signals.spider_opened, spider=crawler.spider)  # AutoThrottle's min/max delays
     monkeypatch.setattr(random, "random", lambda: 0.0)
     _answer(crawler, 429)
     _answer(crawler, 429)
@@ -340,7 +306,7 @@ def test_dont_retry_is_never_retried_but_still_slows_the_host(clock: Clock) -> N
     assert middleware.process_response(request, response) is response
     assert middleware.process_exception(request, DownloadTimeoutError("slow")) is None
     assert crawler.stats.get_value("retry/count") is None
-    assert slot.lastseen >= NOW + 3, "what the host answered holds it, whoever asked"
+    assert slot.held_until >= NOW + 3, "what the host answered holds it, whoever asked"
 
 
 def test_a_non_retryable_status_is_passed_on(clock: Clock) -> None:
@@ -357,7 +323,7 @@ def test_a_retryable_exception_is_retried_and_slows_the_host(clock: Clock, monke
     assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
     assert crawler.stats.get_value("retry/reason_count/scrapy.exceptions.DownloadTimeoutError") == 1
     assert middleware.holds[HOST].not_before == pytest.approx(NOW + 0.1)
-    assert slot.lastseen == pytest.approx(NOW + 0.1) and slot.delay == pytest.approx(0.1)
+    assert slot.held_until == pytest.approx(NOW + 0.1) and slot.delay == pytest.approx(0.1)
 
 
 def test_a_refused_request_or_another_error_is_not_retried(clock: Clock) -> None:
@@ -365,5 +331,5 @@ def test_a_refused_request_or_another_error_is_not_retried(clock: Clock) -> None
     refused = RefusedRequest("offsite", URL)
     assert middleware.process_exception(_request(), refused) is None, "IgnoreRequest is never retried"
     assert middleware.process_exception(_request(), ValueError("a bug")) is None
-    assert middleware.holds == {} and slot.delay == 0.05 and slot.lastseen == 0
+    assert middleware.holds == {} and slot.delay == 0.05 and slot.held_until == 0
     assert crawler.stats.get_value("retry/count") is None

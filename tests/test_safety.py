@@ -24,6 +24,7 @@ from crawler.sina.urls import NotArticle, article_url
 from crawler.spiders.sina_finance import SinaFinanceSpider
 from crawler.storage.files import TEMP_FOLDER, OwnedTree, UnsafePath
 from crawler.storage.manifest import Manifest
+from tests.support.settings import own_settings
 
 # --- addresses -------------------------------------------------------------------------
 
@@ -245,9 +246,9 @@ def test_a_symlinked_temporary_folder_is_neither_cleaned_nor_used(tmp_path: Path
 def test_a_listing_callback_that_raises_fails_its_section_and_releases_the_next(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from crawler.spiders import sina_finance
+    from crawler.spiders import kinds
 
-    crawler = get_crawler(SinaFinanceSpider)
+    crawler = get_crawler(SinaFinanceSpider, own_settings())
     crawler.stats.open_spider()
     spider = SinaFinanceSpider.from_crawler(crawler, sections="china,macro")
     china, macro = spider.sections
@@ -258,14 +259,14 @@ def test_a_listing_callback_that_raises_fails_its_section_and_releases_the_next(
     }
     body = json.dumps({"result": {"status": {"code": 0}, "data": [macro_item]}}).encode()
     macro_answer = HtmlResponse("https://feed.mix.sina.com.cn/api/roll/get?lid=1687", body=body, encoding="utf-8")
-    assert list(spider.parse_roll(macro_answer, section=macro, page=1)) == []  # waits for china
+    assert list(spider.parse_listing(macro_answer, section=macro, page=1)) == []  # waits for china
 
     def bug(text: str) -> object:
         raise KeyError("a bug met on this answer")
 
-    monkeypatch.setattr(sina_finance, "parse_roll_page", bug)
+    monkeypatch.setattr(kinds, "parse_roll_page", bug)
     china_answer = HtmlResponse("https://feed.mix.sina.com.cn/api/roll/get?lid=1686", body=b"{}", encoding="utf-8")
-    released = list(spider.parse_roll(china_answer, section=china, page=1))
+    released = list(spider.parse_listing(china_answer, section=china, page=1))
     assert [request.url for request in released] == [macro_item["url"]]
     assert isinstance(released[0], Request)
     assert crawler.stats.get_value("sina/roll/failed/parse_error") == 1

@@ -18,12 +18,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import crawler
-from crawler.items import ArticleItem
+from crawler.hexo.body import Body
+from crawler.items import POST_KINDS, FlashPost, Post, Stock
 
-DEFAULT_CLUSTER = "sina-finance-hexo"
 HEARTBEAT_SECONDS = 0.5  # how often a worker says how many articles it holds
 HEARTBEAT_TTL = 3  # a worker not heard of for this long is gone (killed, or its machine)
 
@@ -76,9 +77,31 @@ class ClusterKeys:
         return f"{self.name}:worker:*"
 
 
-def item_answer(item: ArticleItem) -> bytes:
-    """A worker's answer for an article it turned into an item."""
-    return json.dumps({"kind": "item", "item": dataclasses.asdict(item)}, ensure_ascii=False).encode("utf-8")
+def item_answer(post: Post) -> bytes:
+    """A worker's answer for an article it turned into a post."""
+    item = {"kind": post.kind, **dataclasses.asdict(post), "date": post.date.isoformat()}
+    return json.dumps({"kind": "item", "item": item}, ensure_ascii=False).encode("utf-8")
+
+
+def _post(value: dict[str, Any]) -> Post:
+    """The post a worker sent (crawler.items), every field as the worker built it."""
+    cls = POST_KINDS[value["kind"]]
+    fields = {field.name: value[field.name] for field in dataclasses.fields(cls)}
+    body = fields["body"]
+    fields["body"] = Body(
+        html=body["html"],
+        first_image=body["first_image"],
+        image_urls=tuple(body["image_urls"]),
+        image_spans=tuple((start, end, src) for start, end, src in body["image_spans"]),
+        read_back_runs=body["read_back_runs"],
+    )
+    fields["date"] = datetime.fromisoformat(fields["date"])
+    fields["keywords"] = tuple(fields["keywords"])
+    fields["categories"] = tuple(fields["categories"])
+    if cls is FlashPost:
+        fields["tags"] = tuple(fields["tags"])
+        fields["stocks"] = tuple(Stock(**stock) for stock in fields["stocks"])
+    return cls(**fields)
 
 
 def skipped_answer(publishid: str, section: str, reason: str, url: str, detail: str) -> bytes:
@@ -92,7 +115,7 @@ def skipped_answer(publishid: str, section: str, reason: str, url: str, detail: 
 class Answer:
     publishid: str
     section: str
-    item: ArticleItem | None  # None: skipped
+    item: Post | None  # None: skipped
     reason: str = ""
     url: str = ""
     detail: str = ""
@@ -104,14 +127,11 @@ def read_answer(data: bytes) -> Answer:
     if not isinstance(value, dict):
         raise ValueError("an answer is a JSON object")
     if value.get("kind") == "item" and isinstance(value.get("item"), dict):
-        fields = {field.name for field in dataclasses.fields(ArticleItem)}
-        raw = {key: item for key, item in value["item"].items() if key in fields}
         try:
-            raw["body_image_spans"] = [tuple(span) for span in raw.get("body_image_spans") or []]
-        except TypeError as exc:
-            raise ValueError(f"body_image_spans: {exc}") from exc
-        item = ArticleItem(**raw)
-        answer = Answer(str(item.publishid or ""), str(item.section or ""), item)
+            post = _post(value["item"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a post: {type(exc).__name__}: {exc}") from exc
+        answer = Answer(post.publishid, post.section, post)
     elif value.get("kind") == "skipped":
         answer = Answer(
             str(value.get("publishid") or ""),

@@ -14,6 +14,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
 from crawler.extensions.runstate import FAILED_RUN_REASONS
+from crawler.scrapy_internals import command_crawler
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("run one spider: scrapy crawl <spider>")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        crawler = command_crawler(self, args[0])
         reasons: list[str] = []
 
         def spider_closed(spider: object, reason: str) -> None:

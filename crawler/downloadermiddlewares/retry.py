@@ -12,15 +12,17 @@ is slowed down, so every later request to that host waits, not only the retry:
 * Spacing: the slot's delay is raised to at least ``backoff``, as AutoThrottle raises it,
   and decays back as the host answers fine again (below).
 
-How ``not_before`` holds whatever the delay's randomisation (DOWNLOAD_DELAY_JITTER,
+How ``not_before`` holds, whatever the delay's randomisation (DOWNLOAD_DELAY_JITTER,
 RANDOMIZE_DOWNLOAD_DELAY: the delay times 0.5-1.5): the downloader dispatches a slot's next
-request only once ``now >= slot.lastseen + randomized delay`` (``Downloader._process_queue``),
-and ``lastseen`` is the time of the slot's last dispatch.  The rule moves ``slot.lastseen``
-forward to ``not_before``, as if the host's last request had gone then: whatever the
-random factor, the next dispatch is at ``not_before + delay * factor >= not_before`` (so
-the first request after the hold waits one randomized delay more).  A delay of zero skips that check, so the
-slot's delay is kept above zero while ``not_before`` is ahead.  (This holds for any jitter
-below 1, i.e. ±100 %; Scrapy's default is 0.5.)  Answers are handled on Scrapy's
+request only one randomized delay after the slot's last dispatch.  The rule moves that
+moment forward to ``not_before`` (``DownloadSlot.hold_until``), as if the host's last
+request had gone then: whatever the random factor, the next dispatch is at
+``not_before + delay * factor >= not_before`` (so the first request after the hold waits
+one randomized delay more).  A delay of zero skips that check, so the slot's delay is kept
+above zero while ``not_before`` is ahead.  (This holds for any jitter below 1, i.e.
+±100 %; Scrapy's default is 0.5.)  Scrapy has no public hook for such a hold: the slot is
+reached through crawler.scrapy_internals, which says what it assumes of Scrapy's
+downloader, and whose test checks it.  Answers are handled on Scrapy's
 ``response_downloaded`` signal, which the downloader sends before it frees the answer's
 transfer slot and dispatches the next request: no request to the host leaves between an
 answer and the hold it sets.  Requests already on the wire when the answer came are not
@@ -63,11 +65,13 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.utils.response import response_status_message
 
+from crawler.config.values import setting
+from crawler.scrapy_internals import DownloadSlot, download_slot
+
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy import Request, Spider
-    from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
@@ -103,7 +107,7 @@ def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> 
 class HostHold:
     """What the rule keeps for one download slot (one host) it has slowed down."""
 
-    slot: Slot
+    slot: DownloadSlot
     base_delay: float  # the slot's delay before the first failure: what decay returns to
     failures: int = 0  # consecutive retryable answers or errors
     not_before: float = 0.0  # monotonic time before which nothing is dispatched
@@ -114,8 +118,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
+        self.backoff_base = float(setting(settings, "RETRY_BACKOFF_BASE"))  # type: ignore[arg-type]
+        self.backoff_max = float(setting(settings, "RETRY_BACKOFF_MAX"))  # type: ignore[arg-type]
         self.holds: dict[str, HostHold] = {}
         self._autothrottle: AutoThrottle | None = None
         self._autothrottle_known = False
@@ -141,9 +145,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
     ) -> Request | Response | None:
         if isinstance(exception, IgnoreRequest) or not isinstance(exception, self.exceptions_to_retry):
             return None
-        found = self.slot_of(request)
-        if found is not None:
-            self.host_failed(*found, retry_after=None, why=type(exception).__name__)
+        slot = self.slot_of(request)
+        if slot is not None:
+            self.host_failed(slot, retry_after=None, why=type(exception).__name__)
         if request.meta.get("dont_retry", False):
             return None
         return self._retry_request(request, exception)
@@ -164,36 +168,33 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def response_downloaded(self, response: Response, request: Request) -> None:
         """Every downloaded answer (signal ``response_downloaded``, after AutoThrottle's)."""
-        found = self.slot_of(request)
-        if found is None:
+        slot = self.slot_of(request)
+        if slot is None:
             return
         if response.status in self.retry_http_codes:
             asked = retry_after_seconds(response.headers.get("Retry-After"))
-            self.host_failed(*found, retry_after=asked, why=str(response.status))
+            self.host_failed(slot, retry_after=asked, why=str(response.status))
         else:
-            self.host_answered(*found, request)
+            self.host_answered(slot, request)
 
-    def slot_of(self, request: Request) -> tuple[str, Slot] | None:
-        """The download slot the request went through (the downloader names it in meta
-        ``download_slot`` when the request enters it), or None if it never reached one."""
-        key = request.meta.get("download_slot")
-        slot = None if key is None else self.crawler.engine.downloader.slots.get(key)
-        return None if key is None or slot is None else (str(key), slot)
+    def slot_of(self, request: Request) -> DownloadSlot | None:
+        """The download slot the request went through, or None if it never reached one."""
+        return download_slot(self.crawler, request)
 
     def backoff(self, failures: int) -> float:
         """Pause after ``failures`` earlier consecutive failures: base * 2**n, + up to 25 %."""
         pause = self.backoff_base * 2 ** min(failures, _MAX_EXPONENT) * (1 + random.random() / 4)
         return min(pause, self.backoff_max)
 
-    def _hold_of(self, key: str, slot: Slot) -> HostHold:
-        hold = self.holds.get(key)
-        if hold is None or hold.slot is not slot:  # new, or the downloader made a new slot
-            hold = self.holds[key] = HostHold(slot, base_delay=slot.delay)
+    def _hold_of(self, slot: DownloadSlot) -> HostHold:
+        hold = self.holds.get(slot.key)
+        if hold is None or hold.slot != slot:  # new, or the downloader made a new slot
+            hold = self.holds[slot.key] = HostHold(slot, base_delay=slot.delay)
         return hold
 
-    def host_failed(self, key: str, slot: Slot, *, retry_after: float | None, why: str) -> None:
+    def host_failed(self, slot: DownloadSlot, *, retry_after: float | None, why: str) -> None:
         """Hold the host for max(backoff, Retry-After) and raise its delay to the backoff."""
-        hold = self._hold_of(key, slot)
+        hold = self._hold_of(slot)
         pause = self.backoff(hold.failures)
         hold.failures += 1
         quiet = min(max(pause, retry_after or 0.0), self.backoff_max)
@@ -203,10 +204,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
             self._add_backoff_seconds(until - max(hold.not_before, now))
             hold.not_before = until
         slot.delay = max(slot.delay, pause, HOLD_MIN_DELAY)
-        slot.lastseen = max(slot.lastseen, hold.not_before)
+        slot.hold_until(hold.not_before)
         logger.info(
             "Slowing down %s (%s, failure %d): nothing sent for %.2f s, then a %.2f s delay",
-            key,
+            slot.key,
             why,
             hold.failures,
             hold.not_before - now,
@@ -219,12 +220,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
             "sina/retry/backoff_seconds", round(stats.get_value("sina/retry/backoff_seconds", 0) + seconds, 3)
         )
 
-    def host_answered(self, key: str, slot: Slot, request: Request) -> None:
+    def host_answered(self, slot: DownloadSlot, request: Request) -> None:
         """A good answer: the failure streak ends; the delay decays (see module)."""
+        key = slot.key
         hold = self.holds.get(key)
         if hold is None:
             return
-        if hold.slot is not slot:
+        if hold.slot != slot:
             del self.holds[key]
             return
         hold.failures = 0

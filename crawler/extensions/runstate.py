@@ -2,11 +2,11 @@
 and the decisions taken from it, as named fields (stats counters only report).
 
 CrawlRun holds the posts-folder lock, the state database, the manifest, the run id and
-what happened to each section this run (listing failed, something left behind, a post
-not written).  The RunState extension opens it when the spider opens (so a locked or
-unwritable posts folder closes the spider before any request) and, when the crawl
-finishes, lets each section that left nothing behind stop its next listing at a page of
-known articles.  RunHealth closes a run that did nothing useful with a named reason.
+what happened to each section this run (crawler.admission.SectionProgress).  The RunState
+extension opens it when the spider opens (so a locked or unwritable posts folder closes
+the spider before any request) and, when the crawl finishes, records what each section
+tells its next run (crawler.admission's rules).  RunHealth closes a run that did nothing
+useful with a named reason.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
+from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
-from crawler.storage.files import OwnedTree
+from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
 from crawler.storage.state import CrawlState, StateError
@@ -36,16 +36,6 @@ if TYPE_CHECKING:
     from crawler.cluster.coordinator import Coordinator
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SectionProgress:
-    """What happened to one section this run."""
-
-    listing_failed: bool = False  # a page of its listing gave nothing
-    left_behind: bool = False  # an article or listing page not done: the next run pages on
-    post_failed: bool = False  # an article parsed but not written
-    stop_at_known: bool = False  # the last run covered its pages: paging may stop at known articles
 
 
 class CrawlRun:
@@ -83,16 +73,42 @@ class CrawlRun:
         for section_id in section_ids:
             progress = self.section(section_id)
             if self.state is not None:
-                progress.stop_at_known = self.state.pages_done(section_id) >= pages
-                self.state.set_pages_done(section_id, 0)
+                progress.stop_at_known = may_stop_at_known(self.state.pages_done(section_id), pages)
+                self.state.set_pages_done(section_id, PAGES_DONE_WHILE_LISTING)
 
     def finish(self, reason: str) -> None:
-        """A finished run records each section that left nothing behind as done."""
-        if reason != "finished" or self.state is None:
+        """Each section records what it tells the next run (SectionProgress.pages_done_after)."""
+        if self.state is None:
             return
         for section_id, progress in self.sections.items():
-            if not (progress.left_behind or progress.post_failed):
-                self.state.set_pages_done(section_id, self.pages)
+            pages_done = progress.pages_done_after(reason, self.pages)
+            if pages_done is not None:
+                self.state.set_pages_done(section_id, pages_done)
+
+    def known(self, entry: Listed, *, refresh: bool) -> bool:
+        """Whether the entry is a post written before and unchanged (crawler.admission.is_known)."""
+        if self.state is None:
+            return False
+        return is_known(
+            entry,
+            self.state.get(entry.publishid),
+            post_format=self.output.post_format,
+            refresh=refresh,
+            post_there=self._post_there,
+        )
+
+    def _post_there(self, path: str) -> bool:
+        """At a path that passes the check of a new one (a row whose path fails it was
+        fetched, and its row replaced: crawler.pipelines.post_paths)."""
+        try:
+            return checked_post_path(self.output.posts_dir, path).is_file()
+        except UnsafePath:
+            return False
+
+    @property
+    def waiting_for_cluster(self) -> bool:
+        """A coordinator with articles pushed and not answered yet."""
+        return self.cluster is not None and not self.cluster.finished
 
     @property
     def all_listings_failed(self) -> bool:
@@ -252,8 +268,8 @@ class RunHealth:
         return None
 
     def spider_idle(self, spider: Spider) -> None:
-        if not getattr(spider, "writes_posts", True):
-            return
+        if not getattr(spider, "writes_posts", True) or self.run.waiting_for_cluster:
+            return  # a worker; or a coordinator whose workers have not answered yet
         reason = self.failure()
         if reason is not None:
             logger.error("Run failed: %s", reason)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-import ada_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.hexo.html_serializer import (
@@ -24,6 +23,7 @@ from crawler.hexo.inert import inert_visit, is_hexo_comment
 from crawler.hexo.namespaces import HTML, child_namespace
 from crawler.hexo.publishing import delete_blank_lines, is_comment, publishing_visit
 from crawler.hexo.tree_walk import prune
+from crawler.net.urls import https_base, resolve_url
 
 BodyStyle = Literal["clean", "sample"]
 BODY_STYLES: tuple[BodyStyle, ...] = get_args(BodyStyle)
@@ -49,19 +49,6 @@ class Body:
     image_spans: tuple[ImageSpan, ...] = ()
     # Rule 9: how many read-back parses ran (1 when the first gives BODY back unchanged).
     read_back_runs: int = 0
-
-
-def https_base(url: str) -> str:
-    """The article URL, upgraded to https, against which links are resolved."""
-    return "https://" + url[len("http://") :] if url.startswith("http://") else url
-
-
-def resolve_url(value: str, base: str) -> str:
-    """WHATWG resolution (``new URL(value, base).href``); unparsable stays as is."""
-    try:
-        return ada_url.join_url(base, value)
-    except ValueError:
-        return value
 
 
 def _lazy_image_source(img: LexborNode) -> str | None:

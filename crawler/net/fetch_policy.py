@@ -25,7 +25,6 @@ ARTICLE = "article"
 LISTING = "listing"
 IMAGE = "image"
 SINA_HOSTS = ("*.sina.com.cn", "*.sina.cn")
-DEFAULT_IMAGE_HOSTS = ("*.sinaimg.cn", "*.sina.com.cn", "*.sina.cn")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -99,9 +98,10 @@ def checked_url(url: str, hosts: HostPatterns) -> CheckedURL:
 
 @dataclass(frozen=True, slots=True)
 class FetchPolicy:
-    """The hosts each purpose may fetch from."""
+    """The hosts each purpose may fetch from: articles and listings, Sina's; images, the
+    crawl's HEXO_IMAGE_HOSTS (none unless given: its default is in crawler/settings.py)."""
 
-    image_hosts: HostPatterns = field(default_factory=lambda: HostPatterns.of(DEFAULT_IMAGE_HOSTS))
+    image_hosts: HostPatterns = field(default_factory=lambda: HostPatterns(()))
 
     def hosts_for(self, purpose: str | None) -> HostPatterns:
         if purpose in (ARTICLE, LISTING):

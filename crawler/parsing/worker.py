@@ -41,7 +41,11 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         header = requests.read(LENGTH)
         if len(header) < LENGTH:
             return
-        url, content_type, style, kind, size = pickle.loads(requests.read(int.from_bytes(header, "big")))
+        length = int.from_bytes(header, "big")
+        data = requests.read(length)
+        if len(data) < length:  # the crawl went mid-frame
+            return
+        url, content_type, style, kind, size = pickle.loads(data)
         body = requests.read(size)
         if len(body) < size:
             return

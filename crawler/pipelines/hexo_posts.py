@@ -4,21 +4,21 @@ unwritten post and a post written but not recorded is fetched and announced agai
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import sqlite3
 import stat
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
-from crawler.hexo.fields import rfc1123
+from crawler.hexo.fields import iso_utc, rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes, with_local_images
-from crawler.items import ArticleItem
+from crawler.items import FlashPost, PagePost, PlacedPost, exported
 from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
@@ -27,40 +27,46 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def post_content(item: ArticleItem) -> PostContent:
-    if not (item.title and item.date and item.author and item.body_html is not None):
-        raise ValueError("item lacks title, date, author or body")
-    # HEXO_IMAGES=local: images stored beside the post (their file names) replace their URLs.
-    local = {image["url"]: PurePosixPath(image["path"]).name for image in item.image_files}
-    first = (item.headimg, item.image_urls[0]) if item.headimg and item.image_urls else None
-    body, headimg = with_local_images(item.body_html, item.body_image_spans, first, local)
+def post_content(placed: PlacedPost) -> PostContent:
+    """The post as spec §1 writes it; with HEXO_IMAGES=local, the images stored beside it
+    (their file names) replace their URLs."""
+    post = placed.post
+    local = {image.url: PurePosixPath(image.path).name for image in placed.image_files}
+    body = post.body
+    first = (body.first_image, body.image_urls[0]) if body.first_image and body.image_urls else None
+    html, headimg = with_local_images(body.html, body.image_spans, first, local)
     return PostContent(
-        title=item.title,
-        categories=list(item.categories),
-        author=item.author,
-        date=rfc1123(datetime.fromisoformat(item.date.replace("Z", "+00:00"))),
+        title=post.title,
+        categories=list(post.categories),
+        author=post.author,
+        date=rfc1123(post.date),
         headimg=headimg,
-        body=body,
+        body=html,
     )
 
 
-def manifest_entry(item: ArticleItem, sha256: str, status: str, run_id: str) -> dict[str, Any]:
+def manifest_entry(placed: PlacedPost, sha256: str, status: str, run_id: str) -> dict[str, Any]:
+    """The manifest line of a post written or updated: its keys, their order and their
+    values are the manifest's format, which other tools read."""
+    post = placed.post
+    page = post if isinstance(post, PagePost) else None
+    flash = post if isinstance(post, FlashPost) else None
     return {
-        "docid": item.docid,
-        "publishid": item.publishid,
-        "url": item.url,
-        "section": item.section,
-        "path": item.path,
-        "title": item.title,
-        "date": item.date,
-        "media": item.media,
-        "editor": item.editor,
-        "keywords": item.keywords,
-        "summary": item.summary,
-        "images": item.image_urls,
-        "kind": item.kind,
-        "tags": item.tags,
-        "stocks": item.stocks,
+        "docid": page.docid if page else None,
+        "publishid": post.publishid,
+        "url": post.url,
+        "section": post.section,
+        "path": placed.path,
+        "title": post.title,
+        "date": iso_utc(post.date),
+        "media": page.media if page else None,
+        "editor": page.editor if page else None,
+        "keywords": list(post.keywords),
+        "summary": post.summary,
+        "images": list(post.body.image_urls),
+        "kind": post.kind,
+        "tags": list(flash.tags) if flash else [],
+        "stocks": [dataclasses.asdict(stock) for stock in flash.stocks] if flash else [],
         "sha256": sha256,
         "status": status,
         "run_id": run_id,
@@ -79,22 +85,20 @@ class HexoPostsPipeline:
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
         return cls(CrawlRun.of(crawler))
 
-    async def process_item(self, item: ArticleItem) -> ArticleItem:
+    async def process_item(self, item: PlacedPost) -> dict[str, Any]:
+        """Write the post; what it returns is what ``-O`` exports (crawler.items.exported)."""
         state, manifest = self.run.state, self.run.manifest
         assert state is not None and manifest is not None, "PostPathPipeline opens the run"
+        post = item.post
         try:
-            if not (item.path and item.publishid):
-                raise ValueError("item has no path or publishid")
             data = render_post_bytes(post_content(item))
             written = await self._write(self.posts_dir / item.path, data)
-        except ValueError as exc:
-            raise self._failed("bad_item", item, str(exc)) from exc
         except UnsafePath as exc:
             raise self._failed("unsafe_path", item, str(exc)) from exc
         except OSError as exc:
             raise self._failed("os_error", item, f"{exc.strerror or exc} ({exc.filename})") from exc
         sha256 = hashlib.sha256(data).hexdigest()
-        known = state.get(item.publishid)
+        known = state.get(post.publishid)
         if known is None:
             status = "new"
         elif known.sha256 != sha256 or known.path != item.path:  # moved off an unsafe or _ path
@@ -107,27 +111,27 @@ class HexoPostsPipeline:
             if status != "unchanged":
                 manifest.append(manifest_entry(item, sha256, status, self.run.run_id))
             state.record(
-                publishid=item.publishid,
-                docid=item.docid,
-                url=item.url or "",
-                section=item.section or "",
+                publishid=post.publishid,
+                docid=post.docid if isinstance(post, PagePost) else None,
+                url=post.url,
+                section=post.section,
                 path=item.path,
                 sha256=sha256,
-                mtime=item.mtime,
+                mtime=post.mtime,
                 post_format=self.run.output.post_format,
                 changed=status != "unchanged",
             )
         except (OSError, sqlite3.Error) as exc:  # the post is in place; the next run records it
             raise self._failed("record_error", item, str(exc)) from exc
         self.stats.inc_value(f"sina/posts/{status}")
-        self.stats.inc_value(f"sina/section/{item.section}/{status}")
+        self.stats.inc_value(f"sina/section/{post.section}/{status}")
         log = logger.debug if status == "unchanged" else logger.info
-        log("Post %s: %s (%s)", status, item.path, item.url)
+        log("Post %s: %s (%s)", status, item.path, post.url)
         if item.replaces and item.replaces != item.path and known is not None:
             self._remove_replaced(item, item.replaces, known.sha256)
-        return item
+        return exported(item)
 
-    def _remove_replaced(self, item: ArticleItem, relative: str, sha256: str) -> None:
+    def _remove_replaced(self, item: PlacedPost, relative: str, sha256: str) -> None:
         """Remove our earlier post of this article, now that its new one is in place and
         recorded: only a regular file, reached through no symbolic link, whose bytes are
         still the ones we wrote (a file someone edited stays, with a warning)."""
@@ -136,16 +140,16 @@ class HexoPostsPipeline:
             if not stat.S_ISREG(os.lstat(old).st_mode):
                 raise UnsafePath(f"{relative!r}: not a regular file")
             if hashlib.sha256(old.read_bytes()).hexdigest() != sha256:
-                logger.warning("Left %s in place for %s: it is not the post we wrote there", relative, item.url)
+                logger.warning("Left %s in place for %s: it is not the post we wrote there", relative, item.post.url)
                 return
             old.unlink()
         except FileNotFoundError:
             return
         except (UnsafePath, OSError) as exc:
-            logger.warning("Left %s in place for %s: %s", relative, item.url, exc)
+            logger.warning("Left %s in place for %s: %s", relative, item.post.url, exc)
             return
         self.stats.inc_value("sina/posts/moved/removed_old")
-        logger.info("Removed %s: %s moved to %s", relative, item.url, item.path)
+        logger.info("Removed %s: %s moved to %s", relative, item.post.url, item.path)
 
     def close_spider(self) -> None:
         self._fsync.close()
@@ -165,10 +169,10 @@ class HexoPostsPipeline:
             raise
         return True
 
-    def _failed(self, reason: str, item: ArticleItem, detail: str) -> DropItem:
+    def _failed(self, reason: str, item: PlacedPost, detail: str) -> DropItem:
         """Count the failure; the DropItem returned is logged by Scrapy with the URL."""
+        section = item.post.section
         self.stats.inc_value(f"sina/posts/failed/{reason}")
-        self.stats.inc_value(f"sina/section/{item.section}/failed")
-        if item.section:
-            self.run.section(item.section).post_failed = True
-        return DropItem(f"post not written for {item.url}: {reason}: {detail}")
+        self.stats.inc_value(f"sina/section/{section}/failed")
+        self.run.section(section).post_not_written()
+        return DropItem(f"post not written for {item.post.url}: {reason}: {detail}")

@@ -1,6 +1,6 @@
 """HEXO_IMAGES=local: body images are downloaded (Scrapy's FilesPipeline, the original
 bytes, not re-encoded) into the post's Hexo asset folder ``<post name>/<file>``; the
-item's ``image_files`` says which, and the post's src, headimg and thumbnail point at
+placed post's ``image_files`` says which, and the post's src, headimg and thumbnail point at
 them when it is rendered (crawler.hexo.post).
 
 Only real raster images are stored: the type is read from the bytes' signature
@@ -15,6 +15,7 @@ later run would take as up to date."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -34,7 +35,7 @@ from twisted.python.failure import Failure
 from crawler.config import Config
 from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
 from crawler.failures import failure_reason
-from crawler.items import ArticleItem
+from crawler.items import ImageFile, PlacedPost
 from crawler.net.fetch_policy import IMAGE, FetchPolicy, HostPatterns, RefusedURL
 from crawler.resolver import PrivateAddressError
 from crawler.sina.roll_api import API_REFERER
@@ -131,14 +132,14 @@ class LocalImagesPipeline(FilesPipeline):
 
     # --- before the downloads --------------------------------------------------------
 
-    def get_media_requests(self, item: ArticleItem, info: MediaPipeline.SpiderInfo) -> list[Request]:
+    def get_media_requests(self, item: PlacedPost, info: MediaPipeline.SpiderInfo) -> list[Request]:
         """A request per image the policy allows (HEXO_IMAGE_HOSTS, public addresses, no
         user-info or odd port), up to the caps; the others keep their remote URL, counted."""
         requests: list[Request] = []
         over_post: list[str] = []
         over_run: list[str] = []
         seen: set[str] = set()
-        for url in item.image_urls:
+        for url in item.post.body.image_urls:
             if not url.startswith(("http://", "https://")) or url in seen:
                 continue  # data:image/ stays in the post as it is; a repeated image is one
             seen.add(url)
@@ -240,14 +241,14 @@ class LocalImagesPipeline(FilesPipeline):
 
     # --- once every image of the post is done ----------------------------------------
 
-    def item_completed(self, results: list[Any], item: ArticleItem, info: MediaPipeline.SpiderInfo) -> ArticleItem:
+    def item_completed(self, results: list[Any], item: PlacedPost, info: MediaPipeline.SpiderInfo) -> PlacedPost:
         urls = self._requested.pop(id(item), [])
         stored: dict[str, ImageResult] = {}
         over_run: list[str] = []
         for url, (ok, value) in zip(urls, results, strict=False):
             result = cast("ImageResult", value) if ok and isinstance(value, dict) else self._failed.get(url)
             if result is None:  # not an outcome of ours: Scrapy's failure, in full
-                logger.error("Image %s kept remote for %s: %s", url, item.url, value)
+                logger.error("Image %s kept remote for %s: %s", url, item.post.url, value)
                 result = _result(url, "failed/error")
             if result["status"] in STORED:
                 result = self._own_copy(result, item)
@@ -261,21 +262,21 @@ class LocalImagesPipeline(FilesPipeline):
             else:
                 self.crawler.stats.inc_value("sina/images/failed")
                 self.crawler.stats.inc_value(f"sina/images/failed/{reason}")
-                logger.warning("Image kept remote for %s (download failed: %s): %s", item.url, reason, url)
+                logger.warning("Image kept remote for %s (download failed: %s): %s", item.post.url, reason, url)
         self._capped(item, "per_run", over_run)
-        item.image_files = [
-            {"url": url, "path": stored[url]["path"], "checksum": stored[url]["checksum"] or ""}
-            for url in item.image_urls
+        image_files = tuple(
+            ImageFile(url, stored[url]["path"], stored[url]["checksum"] or "")
+            for url in item.post.body.image_urls
             if url in stored
-        ]
+        )
         self.crawler.stats.inc_value("sina/images/stored", len(stored))
-        return item  # the post points at image_files when it is rendered (crawler.hexo.post)
+        # The post points at its image files when it is rendered (crawler.hexo.post).
+        return dataclasses.replace(item, image_files=image_files)
 
-    def _own_copy(self, result: ImageResult, item: ArticleItem) -> ImageResult:
+    def _own_copy(self, result: ImageResult, item: PlacedPost) -> ImageResult:
         """An image another post of this run stored first is copied into this post's folder
         (the media pipeline downloads a URL once per run and reports the first path); the
         copy counts against the run's byte cap."""
-        assert item.path is not None
         wanted = f"{asset_folder(item.path)}/{PurePosixPath(result['path']).name}"
         if result["path"] == wanted:
             return result
@@ -289,7 +290,7 @@ class LocalImagesPipeline(FilesPipeline):
                 self.stored_bytes -= len(data)
                 raise
         except OSError as exc:
-            logger.warning("Image %s not copied for %s: %s", result["url"], item.url, exc)
+            logger.warning("Image %s not copied for %s: %s", result["url"], item.post.url, exc)
             return _result(result["url"], "failed/os_error")
         return {**result, "path": wanted}
 
@@ -316,14 +317,14 @@ class LocalImagesPipeline(FilesPipeline):
         self.stored_bytes += size
         return True
 
-    def _refused(self, item: ArticleItem, url: str, reason: str, detail: str = "") -> None:
+    def _refused(self, item: PlacedPost, url: str, reason: str, detail: str = "") -> None:
         stats = self.crawler.stats
         stats.inc_value("sina/images/refused")
         stats.inc_value(f"sina/images/refused/{reason}")
         why = f"{reason}, {detail}" if detail else reason
-        logger.warning("Image kept remote for %s (refused: %s): %s", item.url, why, url)
+        logger.warning("Image kept remote for %s (refused: %s): %s", item.post.url, why, url)
 
-    def _capped(self, item: ArticleItem, cap: str, urls: list[str]) -> None:
+    def _capped(self, item: PlacedPost, cap: str, urls: list[str]) -> None:
         if not urls:
             return
         self.crawler.stats.inc_value(f"sina/images/capped/{cap}", len(urls))
@@ -335,7 +336,7 @@ class LocalImagesPipeline(FilesPipeline):
         logger.warning(
             "%d image(s) kept remote for %s (%s=%d reached), the first: %s",
             len(urls),
-            item.url,
+            item.post.url,
             setting,
             limit,
             urls[0],

@@ -18,11 +18,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import DropItem
-
 from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.paths import UNPUBLISHED_PREFIX, post_file_name, post_relative_path
-from crawler.items import ArticleItem
+from crawler.items import PlacedPost, Post
 from crawler.storage.files import UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
@@ -40,33 +38,31 @@ class PostPathPipeline:
     def from_crawler(cls, crawler: Crawler) -> PostPathPipeline:
         return cls(CrawlRun.of(crawler))
 
-    def post_path(self, item: ArticleItem) -> str:
+    def place(self, post: Post) -> PlacedPost:
+        """The post with its path: the one the state remembers, else a fresh one."""
         state = self.run.state
-        assert state is not None and item.publishid and item.title
-        known = state.get(item.publishid)
+        assert state is not None, "RunState opens the run"
+        known = state.get(post.publishid)
+        replaces = None
         if known is not None:
             try:
                 checked_post_path(self.run.output.posts_dir, known.path)
             except UnsafePath as exc:
                 self.run.crawler.stats.inc_value("sina/state/unsafe_path")
-                logger.warning("State row of %s has an unsafe path (%s): written at its fresh path", item.url, exc)
+                logger.warning("State row of %s has an unsafe path (%s): written at its fresh path", post.url, exc)
             else:
                 if not known.path.rpartition("/")[2].startswith(UNPUBLISHED_PREFIX):
-                    return known.path
-                item.replaces = known.path
+                    return PlacedPost(post, known.path)
+                replaces = known.path
                 self.run.crawler.stats.inc_value("sina/posts/moved/unpublished_name")
-                logger.info("Post of %s moves off %s: Hexo does not publish a file named _…", item.url, known.path)
-        path = post_relative_path(item.categories, post_file_name(item.title, item.publishid))
+                logger.info("Post of %s moves off %s: Hexo does not publish a file named _…", post.url, known.path)
+        path = post_relative_path(post.categories, post_file_name(post.title, post.publishid))
         owner = state.owner_of(path) or self._claimed.get(path)
-        if owner is not None and owner != item.publishid:
-            name = post_file_name(item.title, item.publishid, disambiguate=True)
-            path = post_relative_path(item.categories, name)
-        self._claimed[path] = item.publishid
-        return path
+        if owner is not None and owner != post.publishid:
+            name = post_file_name(post.title, post.publishid, disambiguate=True)
+            path = post_relative_path(post.categories, name)
+        self._claimed[path] = post.publishid
+        return PlacedPost(post, path, replaces)
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
-        if not (item.publishid and item.title and item.categories):
-            self.run.crawler.stats.inc_value("sina/posts/failed/bad_item")
-            raise DropItem(f"post not written for {item.url}: bad_item: no publishid, title or categories")
-        item.path = self.post_path(item)
-        return item
+    def process_item(self, item: Post) -> PlacedPost:
+        return self.place(item)

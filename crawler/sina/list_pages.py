@@ -10,9 +10,9 @@ from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.hexo.body import resolve_url
-from crawler.hexo.fields import BEIJING
+from crawler.net.urls import resolve_url
 from crawler.sina.roll_api import RollItem
+from crawler.sina.times import BEIJING
 from crawler.sina.urls import article_publishid
 
 COLUMN_URL = "https://finance.sina.com.cn/roll/c/{cid}.shtml"

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.hexo.fields import BEIJING
 from crawler.sina.roll_api import LATEST_TIME, ListingApiError, SkippedItem, load_json, writable_text
+from crawler.sina.times import BEIJING
 
 ZHIBO_API = "https://zhibo.sina.com.cn/api/zhibo/feed"
 ZHIBO_REFERER = "https://finance.sina.com.cn/7x24/"

@@ -4,24 +4,9 @@ section in sections.yaml order, whatever order the listings arrive in."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-
-class Listed(Protocol):
-    """What a listing gives of each entry: an article, a gallery, a video, a flash."""
-
-    @property
-    def publishid(self) -> str: ...
-
-    @property
-    def mtime(self) -> int | None: ...  # changed: written again
-
-    @property
-    def ctime(self) -> int | None: ...  # when it was listed (for -a since)
-
-    @property
-    def intime(self) -> int | None: ...
-
+from crawler.admission import Listed
 
 T = TypeVar("T", bound=Listed)
 

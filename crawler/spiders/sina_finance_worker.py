@@ -29,11 +29,13 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
-from crawler.cluster.protocol import DEFAULT_CLUSTER, ClusterKeys, item_answer, project_version, skipped_answer
+from crawler.cluster.protocol import ClusterKeys, item_answer, project_version, skipped_answer
 from crawler.config import Config, ConfigError, Section
-from crawler.items import ArticleItem
+from crawler.config.values import setting
+from crawler.items import PagePost
 from crawler.sina.roll_api import RollItem
-from crawler.spiders.sina_finance import SinaFinanceSpider, Skip, download_failed
+from crawler.spiders.articles import Skip, download_failed
+from crawler.spiders.sina_finance import SinaFinanceSpider
 
 if TYPE_CHECKING:
     import redis
@@ -57,7 +59,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
         url = settings.get("SINA_REDIS_URL")
         if not url:
             return  # from_crawler says so, plainly
-        keys = ClusterKeys(str(settings.get("SINA_CLUSTER") or DEFAULT_CLUSTER))
+        keys = ClusterKeys(str(setting(settings, "SINA_CLUSTER")))
         worker_settings: dict[str, Any] = {
             "SCHEDULER": "crawler.cluster.worker.WorkerScheduler",
             "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
@@ -132,10 +134,8 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
 
     # --- articles: answered to the coordinator, not written -------------------------------
 
-    async def parse_article(
-        self, response: Response, listing: RollItem, section: Section
-    ) -> AsyncIterator[ArticleItem]:
-        outcome = await self._article_item(response, listing, section)
+    async def parse_article(self, response: Response, listing: RollItem, section: Section) -> AsyncIterator[PagePost]:
+        outcome = await self._article_post(response, listing, section)
         if isinstance(outcome, Skip):
             answer = skipped_answer(listing.publishid, section.id, outcome.reason, outcome.url, outcome.detail)
         else:

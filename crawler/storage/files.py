@@ -93,7 +93,8 @@ class OwnedTree:
         if folder in self._checked:
             return
         if folder != self.root:
-            if not folder.is_relative_to(self.root):
+            # Lexically inside is not enough: root/../x is outside.
+            if not folder.is_relative_to(self.root) or ".." in folder.relative_to(self.root).parts:
                 raise UnsafePath(f"{folder} is outside the posts folder {self.root}")
             self._real_folder(folder.parent)
             try:

@@ -1,0 +1,169 @@
+"""Every use the project makes of a part of Scrapy that is not public API, in this one
+module.  tests/test_scrapy_internals.py checks each against the installed Scrapy and
+fails, naming the assumption, when an upgrade changes one.  Nothing else in crawler/
+or tests/ names these internals.
+
+Why each is used:
+
+- **A host-wide Retry-After hold** (crawler.downloadermiddlewares.retry).  A 429 or 503
+  from a host should hold every request to that host, not only the retry.  Scrapy has no
+  public hook for this.  A downloader middleware sees one request at a time, and the
+  only per-host pacing Scrapy has is the downloader's slot.  Scrapy's own AutoThrottle
+  reaches the slot the same undocumented way: ``crawler.engine.downloader.slots[key]``,
+  where the key is the request's ``download_slot`` meta, and it sets ``Slot.delay``.  A
+  hold moves ``Slot.lastseen``, the time of the slot's last dispatch, forward.  This
+  relies on ``Downloader._process_queue``, which dispatches a slot's next request only
+  once ``monotonic() >= lastseen + slot.download_delay()``, and checks that only when the
+  delay is not zero.
+- **The crawl command's crawler** (crawler.commands.crawl).  The command needs its
+  crawler before the crawl starts, to hear how the crawl ended.  Scrapy's own crawl
+  command makes it with ``BaseRunSpiderCommand._create_crawler``, which also connects
+  the FEEDS warning.  There is no public equivalent that does both.
+
+Three helpers serve tests only, so that tests need no internals either:
+``DownloadSlot.standalone`` (a slot in no downloader), ``DownloadSlot.next_dispatch`` (when
+Scrapy's own dispatch code would send from it) and ``install_slots`` (slots where
+``download_slot`` and AutoThrottle look for them).  The crawl never calls them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy.core.downloader import Slot
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.commands import BaseRunSpiderCommand
+    from scrapy.crawler import Crawler
+
+
+class DownloadSlot:
+    """One slot of Scrapy's downloader (one host, by default): its delay between
+    requests, and a hold.  Two of these are equal when they stand for the same slot; the
+    downloader drops an idle slot and makes a new one for the host's next request."""
+
+    __slots__ = ("_slot", "key")
+
+    def __init__(self, key: str, slot: Slot) -> None:
+        self.key = key
+        self._slot = slot
+
+    @classmethod
+    def standalone(cls, key: str, *, delay: float, jitter: float = 0.5, concurrency: int = 1) -> DownloadSlot:
+        """A slot as the downloader makes one (DOWNLOAD_DELAY, DOWNLOAD_DELAY_JITTER and
+        the per-host concurrency), in no downloader: for tests."""
+        return cls(key, Slot(concurrency, delay, jitter))
+
+    @property
+    def delay(self) -> float:
+        """Seconds between two dispatches, before the downloader randomizes them."""
+        return self._slot.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._slot.delay = seconds
+
+    @property
+    def held_until(self) -> float:
+        """The monotonic time that the next dispatch's delay counts from: the slot's last
+        dispatch, or the end of a hold."""
+        return self._slot.lastseen
+
+    def hold_until(self, moment: float) -> None:
+        """Nothing leaves the slot before ``moment`` (monotonic), plus one randomized delay,
+        as if its last request had gone then.  The downloader skips the check when the
+        delay is zero, so a holder keeps the delay above zero."""
+        self._slot.lastseen = max(self._slot.lastseen, moment)
+
+    def next_dispatch(self, now: float) -> float:
+        """When Scrapy's downloader would dispatch this slot's next request, asked at
+        ``now`` (monotonic; one draw of the randomized delay).  It runs Scrapy's own
+        ``Downloader._process_queue`` on the slot, with one request queued and a stand-in
+        clock.  Nothing is sent and nothing is left scheduled.  This probes an idle slot of
+        no running downloader (``standalone``).  The crawl never calls it; tests do, to
+        check a hold against Scrapy's code rather than a copy of it."""
+        from unittest import mock
+
+        import scrapy.core.downloader as downloader
+        from scrapy import Request
+        from twisted.internet.defer import Deferred
+
+        slot = self._slot
+        if slot.queue or slot.latercall is not None:
+            raise RuntimeError("next_dispatch probes an idle slot, in no running downloader")
+        waits: list[float] = []
+        sent: list[object] = []
+
+        def later(delay: float, *args: object) -> mock.Mock:
+            waits.append(delay)
+            return mock.Mock()  # its cancel() does nothing
+
+        def schedule(coroutine: object) -> None:
+            sent.append(coroutine)
+            coroutine.close()  # type: ignore[attr-defined]  # a probe: the download never starts
+
+        lastseen = slot.lastseen
+        slot.queue.append((Request("https://probe.invalid/"), Deferred()))
+        try:
+            with mock.patch.multiple(downloader, monotonic=lambda: now, call_later=later, _schedule_coro=schedule):
+                downloader.Downloader._process_queue(object.__new__(downloader.Downloader), slot)
+        finally:
+            slot.queue.clear()
+            slot.latercall = None
+            slot.lastseen = lastseen  # a probe, not a dispatch
+        if sent:
+            return now
+        if len(waits) != 1:
+            raise RuntimeError(f"Scrapy's downloader neither dispatched nor waited once (waits: {waits})")
+        return now + waits[0]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DownloadSlot) and other._slot is self._slot
+
+    def __hash__(self) -> int:
+        return id(self._slot)
+
+    def __repr__(self) -> str:
+        return f"DownloadSlot({self.key!r}, delay={self.delay!r}, held_until={self.held_until!r})"
+
+
+def download_slot(crawler: Crawler, request: Request) -> DownloadSlot | None:
+    """The slot the request went through, or None if it never reached one or the slot is
+    gone.  The downloader names the slot in the request's meta ``download_slot`` when the
+    request enters it."""
+    key = request.meta.get("download_slot")
+    if key is None:
+        return None
+    slot = crawler.engine.downloader.slots.get(key)
+    return None if slot is None else DownloadSlot(str(key), slot)
+
+
+def install_slots(crawler: Crawler, *slots: DownloadSlot) -> None:
+    """For tests of download pacing without a running crawl: a stand-in engine whose
+    downloader holds these slots, where download_slot and Scrapy's own AutoThrottle look
+    for them.  Installing again replaces the slots, as the downloader replaces an idle one."""
+    from types import SimpleNamespace
+
+    downloader = SimpleNamespace(slots={slot.key: slot._slot for slot in slots})
+    crawler.engine = SimpleNamespace(downloader=downloader)  # type: ignore[assignment]
+
+
+def command_crawler(command: BaseRunSpiderCommand, spider: str) -> Crawler:
+    """The crawler that Scrapy's own crawl command would run for ``spider``, FEEDS warning
+    included."""
+    return command._create_crawler(spider)
+
+
+def send_to_pipelines(crawler: Crawler, item: object) -> None:
+    """Hand an item that no callback yielded (a cluster worker's answer) to the item
+    pipelines, as the engine's scraper does with a callback's output: Scrapy has no public
+    call for it (scrapy-redis's spiders yield instead; the coordinator has no response)."""
+    from scrapy.utils.defer import deferred_from_coro
+
+    deferred_from_coro(crawler.engine.scraper.start_itemproc_async(item, response=None))
+
+
+def engine_is_full(crawler: Crawler) -> bool:
+    """Whether the engine would take no more requests now (its slots and scraper full)."""
+    return bool(crawler.engine.needs_backout())

@@ -1,0 +1,212 @@
+"""The contract of crawler/scrapy_internals.py with the installed Scrapy.  Each assumption
+that module states is checked here against Scrapy's own code.  When a Scrapy upgrade
+breaks one, this fails and names it.  Also checked: nothing else in crawler/ or tests/
+names those internals."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+import pytest
+from scrapy import Request, Spider, signals
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.test import get_crawler
+
+from crawler.commands.crawl import Command
+from crawler.scrapy_internals import DownloadSlot, command_crawler, download_slot, install_slots
+from crawler.spiders.sina_finance import SinaFinanceSpider
+
+REPO = Path(__file__).resolve().parents[1]
+ADAPTER = REPO / "crawler" / "scrapy_internals.py"
+HOST = "finance.sina.com.cn"
+#: How the internals the adapter uses are spelled; no other file of the project may use one.
+INTERNALS = re.compile(
+    r"\blastseen\b|_process_queue|\bscrapy\.core\b|_create_crawler|_create_spider|_spider_opened"
+    r"|_apply_settings|_schedule_coro|engine\.downloader|downloader\.slots|\.latercall\b"
+)
+
+
+def test_only_the_adapter_names_scrapy_internals() -> None:
+    files = [*REPO.joinpath("crawler").rglob("*.py"), *REPO.joinpath("tests").glob("**/*.py")]
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in files
+        if path not in (ADAPTER, Path(__file__).resolve()) and "node_modules" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if INTERNALS.search(line)
+    ]
+    assert not found, "Scrapy internals outside crawler/scrapy_internals.py:\n" + "\n".join(found)
+
+
+# --- a hold, against Scrapy's dispatch code -----------------------------------------------
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.99])
+def test_nothing_leaves_a_held_slot_before_the_hold_ends(jitter: float) -> None:
+    slot = DownloadSlot.standalone(HOST, delay=0.05, jitter=jitter)
+    slot.hold_until(100.0)
+    assert slot.held_until == 100.0
+    for asked in (0.0, 50.0, 99.99, 100.0):
+        for _ in range(30):  # draws of the random delay
+            assert slot.next_dispatch(asked) >= 100.0, "Downloader._process_queue: not before lastseen + delay"
+    after = 100.0 + (1 + jitter) * 0.05
+    assert slot.next_dispatch(after) == after, "dispatched once the hold and one delay have passed"
+    assert slot.held_until == 100.0, "a probe is not a dispatch"
+
+
+def test_a_hold_never_moves_back() -> None:
+    slot = DownloadSlot.standalone(HOST, delay=0.05)
+    slot.hold_until(10.0)
+    slot.hold_until(5.0)
+    assert slot.held_until == 10.0
+
+
+def test_a_zero_delay_skips_the_check() -> None:
+    """Why the retry rule keeps a held slot's delay above zero (HOLD_MIN_DELAY)."""
+    slot = DownloadSlot.standalone(HOST, delay=0.0)
+    slot.hold_until(100.0)
+    assert slot.next_dispatch(1.0) == 1.0, "Downloader._process_queue checks lastseen only with a delay"
+    slot.delay = 0.001
+    assert slot.delay == 0.001
+    assert slot.next_dispatch(1.0) >= 100.0
+
+
+def test_the_delay_spaces_dispatches() -> None:
+    slot = DownloadSlot.standalone(HOST, delay=2.0, jitter=0.0)
+    assert slot.next_dispatch(5.0) == 5.0, "a slot that never dispatched sends at once"
+    slot.hold_until(10.0)
+    assert slot.next_dispatch(10.5) == 12.0
+
+
+def test_the_probe_refuses_a_busy_slot() -> None:
+    slot = DownloadSlot.standalone(HOST, delay=0.1)
+    slot._slot.queue.append((Request(f"https://{HOST}/"), None))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="idle slot"):
+        slot.next_dispatch(0.0)
+
+
+def test_slots_are_equal_when_they_are_the_same_slot() -> None:
+    first = DownloadSlot.standalone(HOST, delay=0.1)
+    again = DownloadSlot(HOST, first._slot)
+    other = DownloadSlot.standalone(HOST, delay=0.1)
+    assert first == again and hash(first) == hash(again)
+    assert first != other and first != "a slot"
+    assert repr(first) == f"DownloadSlot('{HOST}', delay=0.1, held_until=0)"
+
+
+# --- the crawl's downloader -----------------------------------------------------------------
+
+
+class AnswerAtOnce:
+    """A download handler that answers every request 200 at once, and notes when."""
+
+    lazy = False
+    started: list[tuple[str, float]]
+
+    def __init__(self) -> None:
+        AnswerAtOnce.started = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AnswerAtOnce:
+        return cls()
+
+    async def download_request(self, request: Request) -> Response:
+        AnswerAtOnce.started.append((request.url, monotonic()))
+        return Response(request.url, status=200, request=request)
+
+    async def close(self) -> None:
+        pass
+
+
+def _downloader_crawler(**settings: Any) -> Crawler:
+    handlers = dict.fromkeys(("http", "ftp", "s3", "file", "data"), None)
+    crawler = get_crawler(
+        Spider,
+        {"DOWNLOAD_HANDLERS": {**handlers, "https": f"{__name__}.AnswerAtOnce"}, **settings},
+    )
+    crawler.spider = Spider.from_crawler(crawler, "contract")
+    return crawler
+
+
+def test_download_slot_is_the_slot_the_downloader_used_and_a_hold_set_on_its_answer_holds() -> None:
+    """Scrapy's real engine and downloader: the answer's signal comes while its slot is
+    still busy, download_slot finds that slot by the request's meta, and a hold set then
+    keeps the slot's next request from leaving before the hold ends."""
+    from scrapy.core.engine import ExecutionEngine  # the real one, for the contract only
+
+    crawler = _downloader_crawler(DOWNLOAD_DELAY=0.001, CONCURRENT_REQUESTS_PER_DOMAIN=1)
+    found: list[DownloadSlot | None] = []
+    held: list[float] = []
+
+    def answered(response: Response, request: Request, spider: Spider) -> None:
+        slot = download_slot(crawler, request)
+        found.append(slot)
+        if slot is not None and not held:
+            held.append(monotonic() + 0.05)
+            slot.hold_until(held[0])
+
+    crawler.signals.connect(answered, signal=signals.response_downloaded, weak=False)
+
+    async def crawl() -> list[Response | Request]:
+        crawler.engine = ExecutionEngine(crawler, lambda spider: None)
+        downloader = crawler.engine.downloader
+        try:
+            fetches = [maybe_deferred_to_future(downloader.fetch(Request(f"https://{HOST}/{n}"))) for n in (1, 2)]
+            return list(await asyncio.gather(*fetches))
+        finally:
+            downloader.close()
+
+    responses = asyncio.run(crawl())
+    assert all(isinstance(response, Response) and response.status == 200 for response in responses)
+    assert [response.meta["download_slot"] for response in responses] == [HOST, HOST]
+    assert len(found) == 2 and found[0] is not None and found[0] == found[1], "one slot, found by meta download_slot"
+    assert found[0].key == HOST and found[0].delay == 0.001, "made from DOWNLOAD_DELAY"
+    assert AnswerAtOnce.started[1][1] >= held[0], "the second request left only once the hold had ended"
+    assert download_slot(crawler, Request(f"https://{HOST}/never")) is None, "never in the downloader: no slot"
+    gone = Request(f"https://{HOST}/gone", meta={"download_slot": "gone.example"})
+    assert download_slot(crawler, gone) is None, "a slot the downloader dropped: none"
+
+
+def test_autothrottle_finds_installed_slots_where_the_downloader_keeps_them() -> None:
+    crawler = get_crawler(Spider, {"AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0})
+    crawler.spider = Spider.from_crawler(crawler, "contract")
+    throttle = crawler.get_extension(AutoThrottle)
+    assert throttle is not None
+    crawler.signals.send_catch_log(signals.spider_opened, spider=crawler.spider)
+    slot = DownloadSlot.standalone(HOST, delay=4.0)
+    install_slots(crawler, slot)
+    request = Request(f"https://{HOST}/", meta={"download_slot": HOST, "download_latency": 1.0})
+    response = Response(request.url, status=200, request=request)
+    crawler.signals.send_catch_log(signals.response_downloaded, response=response, request=request, spider=None)
+    assert slot.delay == pytest.approx((4.0 + 1.0) / 2), "AutoThrottle averaged the installed slot's delay"
+    assert download_slot(crawler, request) == slot
+
+
+# --- the crawl command ----------------------------------------------------------------------
+
+
+def test_the_command_gets_the_crawler_scrapy_would_run() -> None:
+    command = Command()
+    command.crawler_process = AsyncCrawlerRunner({"SPIDER_MODULES": ["crawler.spiders"]})  # type: ignore[assignment]
+    crawler = command_crawler(command, "sina_finance")
+    assert isinstance(crawler, Crawler) and crawler.spidercls is SinaFinanceSpider
+    assert crawler.settings.getlist("SPIDER_MODULES") == ["crawler.spiders"], "made by the command's process"
+
+
+def test_the_engine_calls_the_coordinator_relies_on_exist() -> None:
+    """send_to_pipelines and engine_is_full (crawler.cluster.driver) lean on these."""
+    import inspect
+
+    from scrapy.core.engine import ExecutionEngine
+    from scrapy.core.scraper import Scraper
+
+    assert callable(ExecutionEngine.needs_backout)
+    assert inspect.iscoroutinefunction(Scraper.start_itemproc_async)
+    assert list(inspect.signature(Scraper.start_itemproc_async).parameters)[1:3] == ["item", "response"]
