@@ -843,7 +843,7 @@ VERSION_3 = {
         "sample",
         '<p title="href =x HREF&#61;y data-href&#61;z">q</p>',
     ),
-    # Beyond the spec's text (README, "The post format"): a value ending in "rel=" meets its
+    # Beyond the spec's text (docs/design.md, "The post format"): a value ending in "rel=" meets its
     # own closing quote, and Hexo's rel rewrite would unquote the next attribute.
     "attribute-rel-equals": (
         '<a title="rel=" alt=" onmouseover=alert(1) " href="https://e.com/">x</a>',

@@ -155,19 +155,6 @@ def test_spider_arguments() -> None:
     assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own
 
 
-def test_every_project_setting_is_documented_in_the_readme() -> None:
-    from crawler import settings as settings_module
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    own = [
-        name
-        for name in dir(settings_module)
-        if name.startswith(("SINA_", "HEXO_", "RETRY_BACKOFF_")) or name in ("STATE_DB", "MANIFEST")
-    ]
-    assert len(own) > 10
-    assert [name for name in own if f"`{name}`" not in readme] == []
-
-
 # --- one home per setting ----------------------------------------------------------------
 
 CRAWLER = Path(__file__).resolve().parents[1] / "crawler"

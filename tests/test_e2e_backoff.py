@@ -4,7 +4,8 @@ The real spider crawls 24 articles on finance.sina.com.cn through the replay pro
 host answers the first 4 article requests with ``429`` and ``Retry-After: 2``, then the page.
 The proxy notes when each request to the host arrived (``time.monotonic()``, the proxy runs
 in this process).  No request may arrive sooner than 2 s (less a small tolerance) after a
-429 was sent; afterwards the spacing decays back toward the configured delay.  The same
+429 was sent; afterwards the spacing decays back toward the configured delay (counted: the
+crawl's end holds more requests in as long a stretch as its start after the hold).  The same
 scenario with the rule this project had before (one request slept in process_response,
 after the downloader had freed the host's slot) breaks the first property: that is the
 proof the test can fail.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -150,16 +150,32 @@ def _check_a_full_crawl(result: CrawlResult, arrivals: list[Arrival], work: Path
     assert float(result.stats["sina/retry/backoff_seconds"]) >= BURST * RETRY_AFTER - TOLERANCE
 
 
-def _check_the_decay(gaps: list[float]) -> None:
+def _arrivals_in_the_last(arrivals: list[Arrival], window: float) -> int:
+    """How many requests reached the host in the crawl's last ``window`` seconds."""
+    last = arrivals[-1].at
+    return sum(arrival.at > last - window for arrival in arrivals)
+
+
+def _check_the_decay(arrivals: list[Arrival]) -> None:
     """After the hold (gaps[0]), the delay starts near 1.6 s (the backoff after 4 failures,
-    times the downloader's random 0.5-1.5) and halves toward the configured 0.05 s."""
+    times the downloader's random 0.5-1.5) and halves toward the configured 0.05 s.
+
+    Counted, not timed against a ceiling: each window is a stretch of this same crawl, so
+    a loaded machine that slows the crawl stretches the window with it."""
+    gaps = _gaps_after_burst(arrivals)
     assert gaps[0] >= RETRY_AFTER - TOLERANCE
     spacing = gaps[1:]
     assert len(spacing) == ARTICLES - 1, "the 20 articles never fetched and the 4 retries came after the hold"
-    first, last = sum(spacing[:4]), sum(spacing[-4:])
-    assert first > 2 * last, f"the spacing decays: first four {first:.2f} s, last four {last:.2f} s"
     assert min(spacing[:2]) > 0.2, "spaced out right after the hold"
-    assert statistics.median(spacing[-5:]) < 0.3, "back near the configured delay (0.05 s)"
+    # The spacing decays: in as long as the first four requests after the hold took, at
+    # least twice as many arrive at the end (8 gaps where there had been 4).
+    first_four = sum(spacing[:4])
+    at_the_end = _arrivals_in_the_last(arrivals, first_four)
+    assert at_the_end >= 2 * 4 + 1, f"{at_the_end} requests in the last {first_four:.2f} s: no decay"
+    # ... back near the configured delay: in as long as the first gap after the hold took,
+    # at least four gaps at the end.
+    at_the_end = _arrivals_in_the_last(arrivals, spacing[0])
+    assert at_the_end >= 4 + 1, f"{at_the_end} requests in the last {spacing[0]:.2f} s: not back to the delay"
 
 
 @pytest.mark.parametrize("autothrottle", [True, False], ids=["autothrottle", "no-autothrottle"])
@@ -167,7 +183,7 @@ def test_retry_after_holds_the_whole_host_then_the_spacing_decays(tmp_path: Path
     result, arrivals = _crawl(tmp_path, {"AUTOTHROTTLE_ENABLED": str(autothrottle)})
     _report(f"Host-wide backoff, AutoThrottle {'on' if autothrottle else 'off'}:", arrivals)
     _check_a_full_crawl(result, arrivals, tmp_path)
-    _check_the_decay(_gaps_after_burst(arrivals))
+    _check_the_decay(arrivals)
     refusals = [arrival.at for arrival in arrivals if arrival.status == 429]
     assert all(b - a >= RETRY_AFTER - TOLERANCE for a, b in pairwise(refusals))
 

@@ -1,4 +1,4 @@
-"""Several machines, on one (README: "Several machines"): a real ``redis-server``, the
+"""Several machines, on one (docs/cluster.md): a real ``redis-server``, the
 real ``scrapy crawl sina_finance`` as coordinator and ``scrapy crawl sina_finance_worker``
 processes, the replay proxy standing in for Sina.
 

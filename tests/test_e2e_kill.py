@@ -387,7 +387,7 @@ def test_post_written_but_not_recorded_is_announced_again_not_rewritten(crash_ru
 
 
 def test_article_unwritten_at_the_kill_is_fetched_by_the_next_run(tmp_path: Path) -> None:
-    """README: "a crash at any point (even `kill -9`) ... and the next run completes the
+    """docs/usage.md: "a crash at any point (even `kill -9`) ... and the next run completes the
     work"; state.py: "a post without a row ... is simply fetched again".  Here the proxy
     holds the oldest article of two roll pages until the crawl is killed, which happens once
     every other post is written and recorded, so roll page 1 holds only known articles when

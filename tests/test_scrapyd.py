@@ -112,6 +112,7 @@ def test_requests_without_credentials_are_refused(scrapyd: Scrapyd) -> None:
     ):
         with pytest.raises(HTTPError) as refused:
             scrapyd.call(endpoint, data, auth=False)
+        refused.value.close()  # an HTTPError holds the answer and its socket open
         assert refused.value.code == 401, endpoint
     assert scrapyd.jobs() == jobs_before
 
@@ -191,7 +192,7 @@ def _held(response, until: threading.Event):
 
 @pytest.mark.redis
 def test_workers_scheduled_through_scrapyd_serve_a_coordinator(scrapyd: Scrapyd, tmp_path: Path) -> None:
-    """README "Several machines": two `sina_finance_worker` jobs from the deployed egg (its
+    """docs/cluster.md: two `sina_finance_worker` jobs from the deployed egg (its
     version read from the code, as the egg is not installed) work for a coordinator run
     from the installed project; the posts are the golden ones."""
     import redis

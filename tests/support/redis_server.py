@@ -62,4 +62,7 @@ def redis_server() -> Iterator[str]:
             process.wait(timeout=5)
         if process.poll() is None:
             process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
         shutil.rmtree(folder, ignore_errors=True)
