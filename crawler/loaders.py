@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crawler.hexo.body import Body, BodyStyle, process_body
-from crawler.hexo.fields import clean_title, parse_published_time, utc_from_timestamp
+from crawler.hexo.fields import clean_title, utc_from_timestamp
 from crawler.hexo.shapes import flash_html
 from crawler.items import ArticlePost, FlashPost, GalleryPost, PagePost, Stock, VideoPost
 from crawler.parsing.page_facts import PageFacts
 from crawler.sina import article_page
 from crawler.sina.roll_api import RollItem
+from crawler.sina.times import parse_published_time
 from crawler.sina.urls import GALLERY, VIDEO
 from crawler.sina.zhibo_api import ZHIBO_REFERER, Flash
 

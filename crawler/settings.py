@@ -1,5 +1,5 @@
 """Scrapy settings of sina-finance-hexo, and the one home of every project setting's
-default.  Every project setting is documented in README.md ("Settings"); any of them can
+default.  Every project setting is documented in docs/settings.md; any of them can
 be overridden with ``-s NAME=value``."""
 
 BOT_NAME = "sina_finance_hexo"
@@ -23,7 +23,7 @@ HEXO_BODY = "clean"  # "clean" (publishable) or "sample" (the 2022 chain's body:
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)
-# --- Several machines (README: "Several machines"); all unset: a crawl on its own -----
+# --- Several machines (docs/cluster.md); all unset: a crawl on its own -----
 SINA_REDIS_URL = None  # redis://:password@host:6379/0: this crawl coordinates (or, worker spider, works for) a cluster
 SINA_CLUSTER = "sina-finance-hexo"  # the cluster's name: one coordinator per name
 SINA_HOST_RATE = 4.0  # requests per second per host, every process of the cluster together

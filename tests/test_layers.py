@@ -60,17 +60,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 PURE = ("parsing", "admission", "sina", "hexo", "storage", "net")
 FORBIDDEN_IN_PURE = ("scrapy", "scrapy_playwright", "twisted", "itemloaders", "itemadapter", "playwright")
 
-#: Arrows the contract does not allow, each kept for a stated reason only while it holds:
-#: (importing module, imported module) -> (names it re-exports, why).
-TRANSITIONAL: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
-    ("crawler.hexo.fields", "crawler.sina.times"): (
-        ("BEIJING", "parse_published_time"),
-        "re-exported for crawler/loaders.py and crawler/spiders/arguments.py (issue 18: another "
-        "helper's files) until they import crawler.sina.times",
-    ),
-}
-
-
 def _dotted(unit: str) -> str:
     return f"{ROOT}.{unit}" if unit else ROOT
 
@@ -147,8 +136,6 @@ def violations(source: str, path: Path) -> list[str]:
         target_layer = UNIT_LAYER[target_unit]
         if target_unit == unit or target_layer > layer:
             continue
-        if (module, imported.target) in TRANSITIONAL:
-            continue
         direction = "a layer above" if target_layer < layer else "another unit of its own layer"
         found.append(
             f"{where}:{imported.line} imports {imported.target}: {unit} ({LAYERS[layer][0]}) may not import "
@@ -224,25 +211,6 @@ def test_arrows_down_and_within_a_unit_pass() -> None:
         violations("from crawler.spiders import arguments\nfrom crawler import config\n", CRAWLER / "spiders/x.py")
         == []
     )
-
-
-@pytest.mark.parametrize("arrow", list(TRANSITIONAL), ids=["->".join(arrow) for arrow in TRANSITIONAL])
-def test_a_transitional_arrow_goes_once_nothing_needs_it(arrow: tuple[str, str]) -> None:
-    importer, imported = arrow
-    names, why = TRANSITIONAL[arrow]
-    path = CRAWLER.parent / (importer.replace(".", "/") + ".py")
-    assert any(i.target == imported for i in _imports_of_file(path)), (
-        f"{importer} no longer imports {imported}: drop it from TRANSITIONAL"
-    )
-    users = [
-        f"{module_name(other)}: {name}"
-        for other in FILES
-        for i in _imports_of_file(other)
-        if i.target == importer
-        for name in i.names
-        if name in names
-    ]
-    assert users, f"nothing imports {', '.join(names)} from {importer} any more ({why}): drop the re-export"
 
 
 def test_importing_the_pure_layers_loads_no_scrapy() -> None:

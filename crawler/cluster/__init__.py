@@ -1,5 +1,5 @@
 """Several machines (SINA_REDIS_URL): one coordinator that lists and writes, workers that
-fetch and parse, on scrapy-redis and a Redis server (README: "Several machines").
+fetch and parse, on scrapy-redis and a Redis server (docs/cluster.md).
 
 Redis and scrapy-redis are the ``cluster`` extra, which a core install (``pip install .``)
 lacks: this package and ``crawler.cluster.protocol`` never import them, so every spider

@@ -1,4 +1,4 @@
-"""The coordinator's side of a cluster: the writer of the posts (README: "Several machines").
+"""The coordinator's side of a cluster: the writer of the posts (docs/cluster.md).
 
 It holds the cluster's lease (redis-py's Lock, renewed; one coordinator per cluster name,
 and a dead one's lease expires), pushes article requests onto scrapy-redis's shared queue

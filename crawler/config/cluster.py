@@ -1,4 +1,4 @@
-"""SINA_REDIS_URL set: the crawl is one process of a cluster (README: "Several machines").
+"""SINA_REDIS_URL set: the crawl is one process of a cluster (docs/cluster.md).
 Read once into ClusterConfig; the cluster's own code (crawler.cluster) is imported only
 once the ``cluster`` extra is known to be installed."""
 

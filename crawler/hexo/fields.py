@@ -10,12 +10,6 @@ from email.utils import format_datetime
 
 import yaml
 
-# Sina's clock lives in crawler.sina.times; these two names stay here only for
-# crawler/loaders.py and crawler/spiders/arguments.py until they import them from there
-# (the one sideways arrow, listed and checked in tests/test_layers.py: TRANSITIONAL).
-from crawler.sina.times import BEIJING as BEIJING
-from crawler.sina.times import parse_published_time as parse_published_time
-
 
 def clean_title(raw: str | None) -> str | None:
     """Entities decoded, non-whitespace controls deleted, whitespace collapsed."""

@@ -133,7 +133,7 @@ _TEXT_REFERENCES = {"<": "&lt;", "[": "&#91;", "`": "&#96;", "~": "&#126;"}
 # beyond the post format's text: the "=" of "rel=" too.  The filter rewrites the tag's
 # first rel="…"/rel='…', and a value ending in "rel=" meets its own closing quote: the
 # rewrite then unquotes the next attribute, whose value (" onmouseover=…") becomes
-# attributes.  No golden holds "rel=" in a value (README, "The post format").
+# attributes.  No golden holds "rel=" in a value (docs/design.md, "The post format").
 _ATTRIBUTE_MARKUP = re.compile("[\"'<>`~\n\r]|(?<=[hH][rR][eE][fF])=|(?<=[rR][eE][lL])=")
 _ATTRIBUTE_REFERENCES = {
     '"': "&quot;",

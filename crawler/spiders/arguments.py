@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from crawler.config import ConfigError
-from crawler.hexo.fields import BEIJING
+from crawler.sina.times import BEIJING
 
 # Arguments a runner adds of its own: scrapyd's -a _job=<job id>.
 RUNNER_ARGUMENTS = frozenset({"_job"})

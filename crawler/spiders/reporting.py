@@ -1,4 +1,4 @@
-"""How the spider says what happened: every stats counter it keeps (README "Stats") and
+"""How the spider says what happened: every stats counter it keeps (docs/stats.md) and
 every log line about a listing or an article, with what the run remembers of it.
 
 Invariant: an outcome is counted, logged and remembered in one call here, so a counter
