@@ -104,10 +104,9 @@ class PlacedPost:
     image_files: tuple[ImageFile, ...] = ()
 
 
-def exported(placed: PlacedPost) -> dict[str, Any]:
-    """A post written, as ``scrapy crawl -O items.jsonl`` exports it: one flat object, its
-    keys and their order those of the item before posts were typed (the pipelines' output)."""
-    post, body = placed.post, placed.post.body
+def post_fields(post: Post) -> dict[str, Any]:
+    """A post's fields as JSON values, every kind's (a field another kind has is None or
+    empty): what the export and the manifest take theirs from."""
     page = post if isinstance(post, PagePost) else None
     flash = post if isinstance(post, FlashPost) else None
     return {
@@ -123,15 +122,31 @@ def exported(placed: PlacedPost) -> dict[str, Any]:
         "summary": post.summary,
         "categories": list(post.categories),
         "author": post.author,
+        "mtime": post.mtime,
+        "kind": post.kind,
+        "tags": list(flash.tags) if flash else [],
+        "stocks": [dataclasses.asdict(stock) for stock in flash.stocks] if flash else [],
+    }
+
+
+def pick(fields: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """These keys of fields, in this order."""
+    return {key: fields[key] for key in keys}
+
+
+def exported(placed: PlacedPost) -> dict[str, Any]:
+    """A post written, as ``scrapy crawl -O items.jsonl`` exports it: one flat object, its
+    keys and their order those of the item before posts were typed (the pipelines' output)."""
+    fields, body = post_fields(placed.post), placed.post.body
+    return {
+        **pick(fields, "publishid", "docid", "url", "section", "title", "date", "media", "editor", "keywords"),
+        **pick(fields, "summary", "categories", "author"),
         "headimg": body.first_image,
         "image_urls": list(body.image_urls),
         "image_files": [dataclasses.asdict(image) for image in placed.image_files],
         "body_html": body.html,
         "body_image_spans": list(body.image_spans),
-        "mtime": post.mtime,
-        "kind": post.kind,
-        "tags": list(flash.tags) if flash else [],
-        "stocks": [dataclasses.asdict(stock) for stock in flash.stocks] if flash else [],
+        **pick(fields, "mtime", "kind", "tags", "stocks"),
         "path": placed.path,
         "replaces": placed.replaces,
     }

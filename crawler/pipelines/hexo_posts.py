@@ -4,7 +4,6 @@ unwritten post and a post written but not recorded is fetched and announced agai
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -16,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
-from crawler.hexo.fields import iso_utc, rfc1123
+from crawler.hexo.fields import rfc1123
 from crawler.hexo.post import PostContent, render_post_bytes, with_local_images
-from crawler.items import FlashPost, PagePost, PlacedPost, exported
+from crawler.items import PagePost, PlacedPost, exported, pick, post_fields
 from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath, checked_post_path
 
 if TYPE_CHECKING:
@@ -48,25 +47,13 @@ def post_content(placed: PlacedPost) -> PostContent:
 def manifest_entry(placed: PlacedPost, sha256: str, status: str, run_id: str) -> dict[str, Any]:
     """The manifest line of a post written or updated: its keys, their order and their
     values are the manifest's format, which other tools read."""
-    post = placed.post
-    page = post if isinstance(post, PagePost) else None
-    flash = post if isinstance(post, FlashPost) else None
+    fields = post_fields(placed.post)
     return {
-        "docid": page.docid if page else None,
-        "publishid": post.publishid,
-        "url": post.url,
-        "section": post.section,
+        **pick(fields, "docid", "publishid", "url", "section"),
         "path": placed.path,
-        "title": post.title,
-        "date": iso_utc(post.date),
-        "media": page.media if page else None,
-        "editor": page.editor if page else None,
-        "keywords": list(post.keywords),
-        "summary": post.summary,
-        "images": list(post.body.image_urls),
-        "kind": post.kind,
-        "tags": list(flash.tags) if flash else [],
-        "stocks": [dataclasses.asdict(stock) for stock in flash.stocks] if flash else [],
+        **pick(fields, "title", "date", "media", "editor", "keywords", "summary"),
+        "images": list(placed.post.body.image_urls),
+        **pick(fields, "kind", "tags", "stocks"),
         "sha256": sha256,
         "status": status,
         "run_id": run_id,
