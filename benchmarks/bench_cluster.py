@@ -46,7 +46,7 @@ import redis  # noqa: E402
 from crawler.cluster.protocol import ClusterKeys  # noqa: E402
 from tests.support.crawl import files_under, finished_crawl, run_crawl, start_crawl  # noqa: E402
 from tests.support.redis_server import redis_problem, redis_server  # noqa: E402
-from tests.support.replay_proxy import ReplayProxy, busiest_window, load_corpus  # noqa: E402
+from tests.support.replay_proxy import CorpusCase, ReplayProxy, busiest_window, load_corpus  # noqa: E402
 from tests.support.synthetic import SECTION, serve_synthetic  # noqa: E402
 
 ARTICLE_HOST = "://finance.sina.com.cn/"
@@ -68,7 +68,7 @@ class Run:
     problems: str = ""
 
 
-def one_run(work: Path, redis_url: str, cases: list, workers: int, args: argparse.Namespace) -> Run:
+def one_run(work: Path, redis_url: str, cases: list[CorpusCase], workers: int, args: argparse.Namespace) -> Run:
     name = f"bench-{workers}"
     settings = {
         "SINA_REDIS_URL": redis_url,

@@ -58,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,7 +418,7 @@ def main() -> int:
             progress(f"proxy {proxy.url}: {total} articles from {len(cases)} corpus pages; work folder {work}")
             runtime = (args.concurrency, args.timeout)
             pages_half, pages_total = half // MAX_PAGE_SIZE, total // MAX_PAGE_SIZE
-            steps = [
+            steps: list[tuple[str, Callable[[], Run]]] = [
                 (
                     f"do-nothing-{half}",
                     lambda: do_nothing_crawl(

@@ -15,6 +15,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lxml.html
@@ -29,13 +30,13 @@ from crawler.items import PlacedPost  # noqa: E402
 from crawler.loaders import load_article  # noqa: E402
 from crawler.parsing.page_facts import page_facts  # noqa: E402
 from crawler.pipelines.hexo_posts import post_content  # noqa: E402
-from crawler.sina.roll_api import roll_item  # noqa: E402
+from crawler.sina.roll_api import RollItem, roll_item  # noqa: E402
 from crawler.sina.urls import article_request_url  # noqa: E402
 
 SECTION = next(section for section in load_sections(Settings()) if section.id == "china")
 
 
-def best_of(function, repeat: int) -> float:
+def best_of(function: Callable[[], object], repeat: int) -> float:
     """Minimum wall time of ``repeat`` calls: the least disturbed measurement."""
     best = float("inf")
     for _ in range(repeat):
@@ -63,13 +64,17 @@ def main() -> int:
         url = article_request_url(listing.url)
         expected = (case / "expected.md").read_bytes()
 
-        def extract_and_render(page=page, listing=listing, url=url) -> bytes:
+        def extract_and_render(page: bytes = page, listing: RollItem = listing, url: str = url) -> bytes:
             facts = page_facts(page, "text/html", url)
             return render_post_bytes(post_content(PlacedPost(load_article(listing, SECTION, url, facts), "unused.md")))
 
         exact = extract_and_render() == expected
         ours = best_of(extract_and_render, args.repeat)
-        bare = best_of(lambda page=page: lxml.html.fromstring(page), args.repeat)
+
+        def bare_parse(page: bytes = page) -> object:
+            return lxml.html.fromstring(page)
+
+        bare = best_of(bare_parse, args.repeat)
         ratios.append(ours / bare)
         print(
             f"{case.name:18} {len(page):8d} {ours * 1000:8.2f} {bare * 1000:8.2f} {ours / bare:6.2f}  "

@@ -41,7 +41,7 @@ def failure_reason(failure: Failure) -> str:
     if isinstance(error, HttpError):
         return f"http_{error.response.status}"
     for reason, errors in FAILURE_REASONS:
-        if failure.check(*errors):
+        if isinstance(error, errors):
             return reason
     if type(failure.value).__name__ == "TimeoutError":  # e.g. Playwright's, waiting for links
         return "timeout"

@@ -34,11 +34,11 @@ class Entry:
 
 
 def new(publishid: str, **times: int | None) -> Entry:
-    return Entry(publishid, **times)  # type: ignore[arg-type]
+    return Entry(publishid, **times)
 
 
 def known(publishid: str, **times: int | None) -> Entry:
-    return Entry(f"known-{publishid}", **times)  # type: ignore[arg-type]
+    return Entry(f"known-{publishid}", **times)
 
 
 @dataclass(frozen=True)

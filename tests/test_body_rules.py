@@ -773,6 +773,7 @@ _HANDOVER_PAGES = [
 def test_lexbor_inner_html_hands_over_the_same_tree_as_our_round_trip(page: str) -> None:
     tree = LexborHTMLParser(page, scripting=True)
     container = tree.css_first("#artibody") or tree.css_first("#article")
+    assert container is not None
     ours = TreeSerializer(final=False).children(container)
     assert process_body(container_inner_html(container), ARTICLE).html == process_body(ours, ARTICLE).html
 
@@ -896,6 +897,7 @@ MUTATING = {
 def _live_handlers(html: str) -> list[str]:
     """Event-handler attributes in the tree a reader's browser builds from html."""
     tree = LexborHTMLParser(f"<!DOCTYPE html><body><div>{html}</div>", scripting=True)
+    assert tree.body is not None
     return [name for node in tree.body.traverse() for name in node.attributes if name.lower().startswith("on")]
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 import scrapy
@@ -21,6 +22,9 @@ from crawler.items import ArticlePost, Post
 from tests.support.posts import a_body, a_flash, an_article
 from tests.support.replay_proxy import busiest_window
 from tests.support.settings import project_settings
+
+if TYPE_CHECKING:  # imported where used: redis is the optional [cluster] extra
+    from crawler.cluster.coordinator import Coordinator
 
 # --- what workers send --------------------------------------------------------------------
 
@@ -170,7 +174,7 @@ def _request(publishid: str) -> scrapy.Request:
 
 
 @pytest.fixture
-def coordinator(redis_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+def coordinator(redis_url: str, request: pytest.FixtureRequest) -> Iterator[Coordinator]:
     from crawler.cluster.coordinator import Coordinator
 
     keys = ClusterKeys(request.node.name.replace("_", "-").lower()[:40])
@@ -183,7 +187,9 @@ def coordinator(redis_url: str, request: pytest.FixtureRequest) -> Iterator[obje
 class TestCoordinator:
     pytestmark = needs_redis
 
-    def test_the_lease_expires_and_a_second_coordinator_is_refused(self, coordinator, redis_url) -> None:
+    def test_the_lease_expires_and_a_second_coordinator_is_refused(
+        self, coordinator: Coordinator, redis_url: str
+    ) -> None:
         from crawler.cluster.coordinator import LEASE_SECONDS, ClusterError, Coordinator
 
         ttl = coordinator.client.pttl(coordinator.keys.coordinator)
@@ -196,7 +202,9 @@ class TestCoordinator:
         second.open(_Spider())  # released: the next one takes it
         second.close()
 
-    def test_a_running_coordinator_keeps_its_lease(self, coordinator, monkeypatch) -> None:
+    def test_a_running_coordinator_keeps_its_lease(
+        self, coordinator: Coordinator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         import asyncio
 
         from crawler.cluster import coordinator as module
@@ -215,7 +223,9 @@ class TestCoordinator:
         asyncio.run(run_for_a_while())
         assert not coordinator.client.exists(key)
 
-    def test_a_coordinator_that_lost_its_lease_says_so(self, coordinator, monkeypatch) -> None:
+    def test_a_coordinator_that_lost_its_lease_says_so(
+        self, coordinator: Coordinator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         import asyncio
 
         from crawler.cluster import coordinator as module
@@ -235,7 +245,7 @@ class TestCoordinator:
         assert coordinator.client.get(coordinator.keys.coordinator) == b"another coordinator"  # not released
         assert coordinator.client.zcard(coordinator.keys.requests) == 1  # nor the other's queue cleared
 
-    def test_a_new_run_starts_from_an_empty_queue(self, coordinator, redis_url) -> None:
+    def test_a_new_run_starts_from_an_empty_queue(self, coordinator: Coordinator, redis_url: str) -> None:
         from crawler.cluster.coordinator import Coordinator
 
         assert coordinator.push(_request("aaa0000001"), "aaa0000001", "china")
@@ -251,7 +261,7 @@ class TestCoordinator:
         finally:
             following.close()
 
-    def test_an_article_is_queued_once_and_answered_once(self, coordinator) -> None:
+    def test_an_article_is_queued_once_and_answered_once(self, coordinator: Coordinator) -> None:
         assert coordinator.push(_request("aaa0000001"), "aaa0000001", "china")
         assert not coordinator.push(_request("aaa0000001"), "aaa0000001", "china")
         taken = coordinator.take()
@@ -262,7 +272,7 @@ class TestCoordinator:
         assert not coordinator.answered("aaa0000001")  # a second answer does not count
         assert coordinator.finished and not coordinator.fetching_here
 
-    def test_answers_arrive_in_order_and_garbage_is_dropped(self, coordinator) -> None:
+    def test_answers_arrive_in_order_and_garbage_is_dropped(self, coordinator: Coordinator) -> None:
         keys = coordinator.keys
         coordinator.client.rpush(keys.results, skipped_answer("a1", "china", "http_404", "u", ""), b"garbage")
         coordinator.client.rpush(keys.results, item_answer(_item()))
@@ -270,7 +280,9 @@ class TestCoordinator:
         assert [answer.publishid for answer in answers] == ["a1", "nitmeau2811260"]
         assert coordinator.answers() == []
 
-    def test_lost_work_is_pushed_again_once_then_given_up(self, coordinator, monkeypatch) -> None:
+    def test_lost_work_is_pushed_again_once_then_given_up(
+        self, coordinator: Coordinator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from crawler.cluster import coordinator as module
 
         monkeypatch.setattr(module, "LOST_AFTER", 0.05)
@@ -278,7 +290,9 @@ class TestCoordinator:
         assert coordinator.recover() == (0, [])  # queued: not lost
         coordinator.queue.pop()  # a worker took it, then died: no heartbeat, no answer
         coordinator.client.set(coordinator.keys.worker("alive"), 1)  # ... but one still holds one
-        assert coordinator.recover() == (0, []) and (time.sleep(0.1) or coordinator.recover()) == (0, [])
+        assert coordinator.recover() == (0, [])
+        time.sleep(0.1)
+        assert coordinator.recover() == (0, [])
         coordinator.client.delete(coordinator.keys.worker("alive"))
         assert coordinator.recover() == (0, [])  # drained from now on
         time.sleep(0.1)

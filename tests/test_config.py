@@ -14,6 +14,7 @@ from crawler.config import (
     FeedSection,
     PageSection,
     RollSection,
+    Section,
     ZhiboSection,
     load_output,
     load_sections,
@@ -108,7 +109,7 @@ def test_sections_errors_name_file_line_and_key(text: str, message: str) -> None
     assert message in str(error.value)
 
 
-def test_output_defaults_and_override(tmp_path) -> None:
+def test_output_defaults_and_override(tmp_path: Path) -> None:
     assert load_output(project_settings()).posts_dir.parts[-3:] == ("output", "source", "_posts")
     assert load_output(project_settings({"HEXO_POSTS_DIR": str(tmp_path / "p")})).posts_dir == tmp_path / "p"
     own = tmp_path / "output.yaml"
@@ -119,7 +120,7 @@ def test_output_defaults_and_override(tmp_path) -> None:
         load_output(project_settings({"SINA_OUTPUT_FILE": str(own)}))
 
 
-def test_body_style(tmp_path) -> None:
+def test_body_style(tmp_path: Path) -> None:
     assert load_output(project_settings()).body_style == "clean"
     assert load_output(project_settings()).post_format == "3/clean"
     assert load_output(project_settings({"HEXO_BODY": "sample"})).body_style == "sample"
@@ -131,7 +132,7 @@ def test_body_style(tmp_path) -> None:
         load_output(project_settings({"HEXO_BODY": "Clean"}))
 
 
-def test_missing_sections_file_is_named(tmp_path) -> None:
+def test_missing_sections_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read"):
         load_sections(project_settings({"SINA_SECTIONS_FILE": str(tmp_path / "nope.yaml")}))
 
@@ -218,7 +219,7 @@ def test_the_output_template_names_real_settings() -> None:
         (FeedSection, {"cids"}, {"cids"}),
     ],
 )
-def test_a_kind_s_keys_are_its_fields(cls: type, own: set[str], required: set[str]) -> None:
+def test_a_kind_s_keys_are_its_fields(cls: type[Section], own: set[str], required: set[str]) -> None:
     assert cls.own_keys() == own and cls.required_keys() == required
 
 

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy import Request, Spider
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
+from scrapy.http import Response
 from scrapy.utils.response import response_status_message
 
 from crawler import settings as project_settings
@@ -196,11 +198,15 @@ class PerRequestSleepRetry(RetryMiddleware):
     slept the one request for Retry-After in process_response, after the downloader had
     freed the host's slot, so every other request to the host went on at full speed."""
 
-    async def process_response(self, request, response, spider=None):  # type: ignore[no-untyped-def,override]
+    # A coroutine where Scrapy's is sync: Scrapy awaits either, mypy sees another return type.
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         await asyncio.sleep(retry_after_seconds(response.headers.get("Retry-After")) or 0.0)
         reason = response_status_message(response.status)
+        assert self.crawler.spider is not None  # as Scrapy's own _retry asserts
         return get_retry_request(request, spider=self.crawler.spider, reason=reason) or response
 
 

@@ -72,7 +72,9 @@ def _client(url: str) -> redis.Redis:
 
 
 @contextmanager
-def _workers(proxy: ReplayProxy, work: Path, count: int, settings: dict[str, str]) -> Iterator[list[subprocess.Popen]]:
+def _workers(
+    proxy: ReplayProxy, work: Path, count: int, settings: dict[str, str]
+) -> Iterator[list[subprocess.Popen[str]]]:
     """``count`` workers, started and waiting for work (their heartbeat is in Redis)."""
     processes = [
         start_crawl(proxy.url, work / f"worker{n}", spider="sina_finance_worker", settings=settings)
@@ -97,7 +99,7 @@ def _manifest_posts(work: Path) -> Counter[tuple[str, str]]:
     return Counter((entry["publishid"], entry["path"]) for entry in map(json.loads, lines))
 
 
-def _worker_results(work: Path, processes: list[subprocess.Popen]) -> list[CrawlResult]:
+def _worker_results(work: Path, processes: list[subprocess.Popen[str]]) -> list[CrawlResult]:
     return [finished_crawl(process, work / f"worker{n}", timeout=WAIT) for n, process in enumerate(processes)]
 
 

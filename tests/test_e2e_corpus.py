@@ -7,14 +7,15 @@ import copy
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 
 from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CASES, CORPUS, corpus_case
-from tests.support.crawl import files_under, run_crawl
+from tests.support.crawl import CrawlResult, files_under, run_crawl
 from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi, serve_corpus
+from tests.support.replay_proxy import CorpusCase, ProxyRequest, ProxyResponse, ReplayProxy, RollApi, serve_corpus
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +24,21 @@ def test_corpus_is_there() -> None:
     assert len(CASES) >= 11, f"golden corpus missing or incomplete at {CORPUS}"
 
 
+class CorpusRun(TypedDict):
+    """What ``corpus_run`` saw of its two crawls."""
+
+    work: Path
+    first: CrawlResult
+    second: CrawlResult
+    files: dict[str, bytes]
+    files_second: dict[str, bytes]
+    mtimes: tuple[dict[str, int], dict[str, int]]  # each post's st_mtime_ns after each crawl
+    requests: list[str]
+    second_requests: list[str]
+
+
 @pytest.fixture(scope="module")
-def corpus_run(tmp_path_factory: pytest.TempPathFactory):
+def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     """One crawl of section china over the whole corpus, then a second identical run."""
     work = tmp_path_factory.mktemp("corpus")
     with ReplayProxy() as proxy:
@@ -51,13 +65,13 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_golden_post_written_byte_for_byte(corpus_run, case) -> None:
+def test_golden_post_written_byte_for_byte(corpus_run: CorpusRun, case: CorpusCase) -> None:
     files = corpus_run["files"]
     assert case.expected_path in files, f"{case.expected_path} not written; log:\n{corpus_run['first'].log[-3000:]}"
     assert files[case.expected_path] == case.expected
 
 
-def test_no_other_files_and_clean_exit(corpus_run) -> None:
+def test_no_other_files_and_clean_exit(corpus_run: CorpusRun) -> None:
     first = corpus_run["first"]
     assert first.returncode == 0, first.log[-3000:]
     assert sorted(corpus_run["files"]) == sorted(case.expected_path for case in CASES)
@@ -67,7 +81,7 @@ def test_no_other_files_and_clean_exit(corpus_run) -> None:
     assert (corpus_run["work"] / "posts" / LOCK_NAME).read_bytes() == b"", "lock released"
 
 
-def test_requests_go_through_the_proxy_at_real_urls(corpus_run) -> None:
+def test_requests_go_through_the_proxy_at_real_urls(corpus_run: CorpusRun) -> None:
     urls = corpus_run["requests"]
     api = [url for url in urls if url.startswith("https://feed.mix.sina.com.cn/api/roll/get?")]
     assert len(api) == 1 and "pageid=155" in api[0] and "lid=1686" in api[0] and "page=1" in api[0]
@@ -75,7 +89,7 @@ def test_requests_go_through_the_proxy_at_real_urls(corpus_run) -> None:
         assert case.https_url in urls
 
 
-def test_second_run_makes_no_article_request_and_changes_nothing(corpus_run) -> None:
+def test_second_run_makes_no_article_request_and_changes_nothing(corpus_run: CorpusRun) -> None:
     second = corpus_run["second"]
     assert second.returncode == 0
     assert corpus_run["files_second"] == corpus_run["files"]
@@ -90,7 +104,7 @@ def test_second_run_makes_no_article_request_and_changes_nothing(corpus_run) -> 
 
 
 @pytest.mark.hexo
-def test_hexo_loads_every_written_post(corpus_run) -> None:
+def test_hexo_loads_every_written_post(corpus_run: CorpusRun) -> None:
     posts = {post["source"]: post for post in load_with_hexo(corpus_run["work"] / "posts")}
     assert sorted(posts) == sorted(case.expected_path for case in CASES)
     for case in CASES:
@@ -116,7 +130,7 @@ def _unquote(value: str) -> str:
 # --- faults: one bad article or list never costs another -------------------------------
 
 
-def _synthetic(case, publishid: str, title: str, ctime: int) -> tuple[dict, str]:
+def _synthetic(case: CorpusCase, publishid: str, title: str, ctime: int) -> tuple[dict[str, Any], str]:
     item = copy.deepcopy(case.item)
     url = f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
     item.update(url=url, title=title, ctime=str(ctime), intime=str(ctime), mtime=str(ctime))
@@ -139,7 +153,11 @@ def test_faults_are_counted_and_never_cost_another_article(tmp_path: Path) -> No
         for number, (publishid, response) in enumerate(faults.items()):
             item, url = _synthetic(seed, publishid, f"坏文章{number}", 1790000000 + number)
             listing.append(item)
-            proxy.add_handler(url, lambda request, response=response: response)
+
+            def fault(request: ProxyRequest, response: ProxyResponse = response) -> ProxyResponse:
+                return response
+
+            proxy.add_handler(url, fault)
         listing.append({"title": "视频", "url": "https://video.sina.com.cn/p/1.html", "ctime": "1790000000"})
         listing.append({"title": "no url", "ctime": "1790000000"})
         RollApi({("155", "1686"): listing}).install(proxy)
@@ -263,7 +281,7 @@ def test_golden_posts_in_the_sample_body_style(tmp_path: Path) -> None:
         assert files[case.expected_path] == case.expected_sample, case.name
 
 
-def test_golden_posts_the_same_without_parse_workers(tmp_path: Path, corpus_run) -> None:
+def test_golden_posts_the_same_without_parse_workers(tmp_path: Path, corpus_run: CorpusRun) -> None:
     """SINA_PARSE_WORKERS=0 parses in the crawl's own process: the same bytes, no worker."""
     with ReplayProxy() as proxy:
         serve_corpus(proxy, CASES, pageid="155", lid="1686")

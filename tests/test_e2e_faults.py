@@ -11,13 +11,14 @@ import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 
 from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CASES, CORPUS, corpus_case
 from tests.support.crawl import CrawlResult, files_under, run_crawl
-from tests.support.replay_proxy import ROLL_API_PREFIX, CorpusCase, ProxyResponse, ReplayProxy, RollApi
+from tests.support.replay_proxy import ROLL_API_PREFIX, CorpusCase, ProxyRequest, ProxyResponse, ReplayProxy, RollApi
 
 pytestmark = pytest.mark.e2e
 GBK_HEADER_CASE = "fxsktkp9337164"  # GBK can encode every character of this page
@@ -93,7 +94,7 @@ NO_URL_DOCID = "comos:faulted0000006"
 NO_TIME_URL = ARTICLE_BASE.format("faulted0000007")
 
 
-def _fault_item(fault_publishid: str, number: int) -> dict:
+def _fault_item(fault_publishid: str, number: int) -> dict[str, Any]:
     item = copy.deepcopy(SEED.item)
     ctime = str(1790000000 + number)
     item.update(
@@ -107,7 +108,7 @@ def _fault_item(fault_publishid: str, number: int) -> dict:
     return item
 
 
-def _china_listing() -> list[dict]:
+def _china_listing() -> list[dict[str, Any]]:
     listing = [copy.deepcopy(case.item) for case in CASES]
     listing += [_fault_item(fault.publishid, number) for number, fault in enumerate(ARTICLE_FAULTS)]
     no_url = _fault_item("faulted0000006", 90)
@@ -119,8 +120,18 @@ def _china_listing() -> list[dict]:
     return [*listing, no_url, no_time]
 
 
+class FaultsRun(TypedDict):
+    """What the module's one crawl left and what the proxy saw of it."""
+
+    work: Path
+    result: CrawlResult
+    files: dict[str, bytes]
+    requests: dict[str, int]  # requests per fault reason, and "no_time"
+    gbk_pages: dict[str, bytes]
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def run(tmp_path_factory: pytest.TempPathFactory) -> FaultsRun:
     work: Path = tmp_path_factory.mktemp("faults")
     gbk_header = corpus_case(GBK_HEADER_CASE)
     gbk_meta = corpus_case(GBK_META_CASE)
@@ -130,7 +141,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
     china = RollApi({("155", "1686"): _china_listing()})
 
-    def roll_api(request) -> ProxyResponse:
+    def roll_api(request: ProxyRequest) -> ProxyResponse:
         lid = request.query.get("lid")
         if lid == "1687":  # a gateway's HTML error page, with status 200
             page = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -150,7 +161,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 page, headers = case.page, None
             proxy.add(case.https_url, page, headers=headers)
         for fault in ARTICLE_FAULTS:
-            proxy.add_handler(fault.url, lambda request, response=fault.response: response)
+
+            def answer(request: ProxyRequest, response: ProxyResponse = fault.response) -> ProxyResponse:
+                return response
+
+            proxy.add_handler(fault.url, answer)
         proxy.add_handler(ROLL_API_PREFIX, roll_api)
         result = run_crawl(
             proxy.url,
@@ -169,7 +184,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
 
 
-def _result(run: dict) -> CrawlResult:
+def _result(run: FaultsRun) -> CrawlResult:
     return run["result"]
 
 
@@ -180,7 +195,7 @@ def _warnings_naming(log: str, *parts: str) -> list[str]:
 # --- the good articles --------------------------------------------------------------
 
 
-def test_corpus_and_fixture_pages_are_what_the_faults_need(run: dict) -> None:
+def test_corpus_and_fixture_pages_are_what_the_faults_need(run: FaultsRun) -> None:
     assert len(CASES) >= 11, f"golden corpus missing or incomplete at {CORPUS}"
     for name, page in run["gbk_pages"].items():
         with pytest.raises(UnicodeDecodeError):
@@ -189,7 +204,7 @@ def test_corpus_and_fixture_pages_are_what_the_faults_need(run: dict) -> None:
     assert len(LARGE_PAGE) > MAXSIZE
 
 
-def test_crawl_finishes_cleanly(run: dict) -> None:
+def test_crawl_finishes_cleanly(run: FaultsRun) -> None:
     result = _result(run)
     assert result.returncode == 0, result.log[-3000:]
     assert result.stats.get("finish_reason") == "finished"
@@ -198,20 +213,20 @@ def test_crawl_finishes_cleanly(run: dict) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_every_good_article_is_byte_exact(run: dict, case: CorpusCase) -> None:
+def test_every_good_article_is_byte_exact(run: FaultsRun, case: CorpusCase) -> None:
     files = run["files"]
     assert case.expected_path in files, f"{case.expected_path} not written; log:\n{_result(run).log[-3000:]}"
     assert files[case.expected_path] == case.expected
 
 
-def test_gbk_pages_give_the_same_posts_as_utf8(run: dict) -> None:
+def test_gbk_pages_give_the_same_posts_as_utf8(run: FaultsRun) -> None:
     # One with the charset in the Content-Type header, one with it only in <meta>.
     for name in (GBK_HEADER_CASE, GBK_META_CASE):
         case = corpus_case(name)
         assert run["files"].get(case.expected_path) == case.expected, name
 
 
-def test_nothing_else_written_no_partial_or_temporary_file(run: dict) -> None:
+def test_nothing_else_written_no_partial_or_temporary_file(run: FaultsRun) -> None:
     files = run["files"]
     assert sorted(files) == sorted(case.expected_path for case in CASES)
     assert not [path for path in files if Path(path).name.startswith(".")], "temporary or hidden file left"
@@ -228,7 +243,7 @@ def test_nothing_else_written_no_partial_or_temporary_file(run: dict) -> None:
 
 
 @pytest.mark.parametrize("fault", ARTICLE_FAULTS, ids=[fault.reason for fault in ARTICLE_FAULTS])
-def test_article_fault_counted_and_logged_once(run: dict, fault: ArticleFault) -> None:
+def test_article_fault_counted_and_logged_once(run: FaultsRun, fault: ArticleFault) -> None:
     result = _result(run)
     assert result.stat(f"sina/skipped/{fault.reason}") == 1, {
         key: value for key, value in result.stats.items() if key.startswith("sina/skipped/")
@@ -238,7 +253,7 @@ def test_article_fault_counted_and_logged_once(run: dict, fault: ArticleFault) -
 
 
 @pytest.mark.parametrize("fault", ARTICLE_FAULTS, ids=[fault.reason for fault in ARTICLE_FAULTS])
-def test_article_fault_retried_once_or_not_at_all(run: dict, fault: ArticleFault) -> None:
+def test_article_fault_retried_once_or_not_at_all(run: FaultsRun, fault: ArticleFault) -> None:
     result = _result(run)
     requests = run["requests"][fault.reason]
     if fault.retry_reason is None:
@@ -252,14 +267,14 @@ def test_article_fault_retried_once_or_not_at_all(run: dict, fault: ArticleFault
         assert requests == 2, f"{fault.reason}: {requests} request(s)"
 
 
-def test_retries_in_total(run: dict) -> None:
+def test_retries_in_total(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("retry/count") == len(RETRIED)  # 500, timeout, truncated, dropped
     assert result.stat("retry/max_reached") == len(RETRIED)
     assert result.stat("sina/skipped/http_500") == 1  # finally skipped, after its retry
 
 
-def test_too_large_cancelled_by_its_content_length(run: dict) -> None:
+def test_too_large_cancelled_by_its_content_length(run: FaultsRun) -> None:
     result = _result(run)
     fault = next(fault for fault in ARTICLE_FAULTS if fault.reason == "too_large")
     assert (
@@ -272,14 +287,14 @@ def test_too_large_cancelled_by_its_content_length(run: dict) -> None:
 # --- roll items and roll API faults -------------------------------------------------
 
 
-def test_item_without_url_skipped(run: dict) -> None:
+def test_item_without_url_skipped(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("sina/skipped/no_url") == 1
     lines = _warnings_naming(result.log, f"Roll item skipped (no_url) in {CHINA_ROLL}", NO_URL_DOCID)
     assert len(lines) == 1, result.log[-3000:]
 
 
-def test_item_without_time_skipped_and_not_fetched(run: dict) -> None:
+def test_item_without_time_skipped_and_not_fetched(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("sina/skipped/no_time") == 1
     lines = _warnings_naming(result.log, f"Roll item skipped (no_time) in {CHINA_ROLL}: {NO_TIME_URL}")
@@ -287,7 +302,7 @@ def test_item_without_time_skipped_and_not_fetched(run: dict) -> None:
     assert run["requests"]["no_time"] == 0
 
 
-def test_roll_api_html_page_is_not_json(run: dict) -> None:
+def test_roll_api_html_page_is_not_json(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("sina/roll/failed/not_json") == 1
     lines = _warnings_naming(result.log, f"Roll API failed for section macro: {MACRO_ROLL}: not_json")
@@ -295,7 +310,7 @@ def test_roll_api_html_page_is_not_json(run: dict) -> None:
     assert result.stat("sina/section/macro/listed") == 0
 
 
-def test_roll_api_error_status(run: dict) -> None:
+def test_roll_api_error_status(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("sina/roll/failed/status") == 1
     lines = _warnings_naming(result.log, f"Roll API failed for section local: {LOCAL_ROLL}: status", "code=-1")
@@ -303,7 +318,7 @@ def test_roll_api_error_status(run: dict) -> None:
     assert result.stat("sina/section/local/listed") == 0
 
 
-def test_china_listing_counts(run: dict) -> None:
+def test_china_listing_counts(run: FaultsRun) -> None:
     result = _result(run)
     assert result.stat("sina/roll/pages") == 1  # macro and local failed
     assert result.stat("sina/section/china/listed") == len(CASES) + len(ARTICLE_FAULTS)
@@ -312,7 +327,7 @@ def test_china_listing_counts(run: dict) -> None:
 # --- the end-of-run summary ---------------------------------------------------------
 
 
-def test_summary_line_lists_every_reason(run: dict) -> None:
+def test_summary_line_lists_every_reason(run: FaultsRun) -> None:
     skipped = sorted([*(fault.reason for fault in ARTICLE_FAULTS), "no_url", "no_time"])
     expected = (
         f"Run summary (finished): new={len(CASES)} updated=0 unchanged=0 (not fetched: 0); "

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from crawler.storage.locking import LOCK_NAME
 from tests.conftest import corpus_case
 from tests.support.crawl import files_under, run_crawl
 from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
+from tests.support.replay_proxy import ProxyRequest, ProxyResponse, ReplayProxy, RollApi
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ FOLDER = "金融/新浪财经/新浪财经－国內"
 SECRET = b"<html><body><div id='artibody'><p>INTERNAL SECRET</p></div></body></html>"
 
 
-def _item(publishid: str, title: str, ctime: int = 1790000000, **fields: str) -> dict:
+def _item(publishid: str, title: str, ctime: int | str = 1790000000, **fields: str) -> dict[str, Any]:
     item = copy.deepcopy(SEED.item)
     url = f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
     item.update(url=url, title=title, ctime=str(ctime), intime=str(ctime), mtime=str(ctime))
@@ -94,7 +95,11 @@ def test_redirects_and_refreshes_that_leave_sina_write_nothing(tmp_path: Path) -
         for number, (name, response) in enumerate(redirects.items()):
             item = _item(f"redirct{number:07d}", f"跳转{name}", 1790000000 - number)
             items.append(item)
-            proxy.add_handler(item["url"], lambda request, response=response: response)
+
+            def redirect(request: ProxyRequest, response: ProxyResponse = response) -> ProxyResponse:
+                return response
+
+            proxy.add_handler(item["url"], redirect)
         RollApi({("155", "1686"): items}).install(proxy)
         result = run_crawl(proxy.url, tmp_path, "sections=china", settings={"RETRY_TIMES": "0"})
         foreign = _foreign(proxy)
@@ -226,7 +231,7 @@ def test_a_listing_that_breaks_fails_its_section_alone(tmp_path: Path) -> None:
         api = RollApi({("155", "1688"): [GOOD.item]})
         answers = {"1686": nested, "1687": huge}  # china and macro, before local
 
-        def answer(request):
+        def answer(request: ProxyRequest) -> ProxyResponse:
             lid = request.query.get("lid", "")
             if lid in answers:
                 return ProxyResponse(200, answers[lid].encode(), {"Content-Type": "application/json"})

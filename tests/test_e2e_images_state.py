@@ -14,6 +14,7 @@ import hashlib
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,7 +190,7 @@ def test_a_negative_cap_stops_the_crawl_at_start(tmp_path: Path) -> None:
 # --- state rows cannot steer a write ----------------------------------------------------
 
 
-def _article(publishid: str, title: str) -> dict:
+def _article(publishid: str, title: str) -> dict[str, Any]:
     item = copy.deepcopy(SEED.item)
     url = f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
     item.update(url=url, title=title, ctime="1790000000", intime="1790000000", mtime="1790000000")
@@ -229,8 +230,8 @@ def test_state_rows_cannot_place_a_write_outside_the_posts_folder(tmp_path: Path
         # a file that exists (so the article would look written and be skipped); one of the
         # articles changes too, so it is fetched whatever its row says.
         articles["dotdotx0000001"]["mtime"] = "1790000001"
-        for path, data in victims.items():
-            path.write_bytes(data)
+        for victim, data in victims.items():
+            victim.write_bytes(data)
         (work / "posts" / "linked").symlink_to(outside, target_is_directory=True)
         bad = {"dotdotx0000001": "../../x.md", "absolut0000001": str(outside / "absolute.md")}
         bad["symlink0000001"] = "linked/linked.md"

@@ -8,13 +8,14 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import corpus_case
 from tests.support.crawl import files_under, run_crawl
 from tests.support.hexo import load_with_hexo
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
+from tests.support.replay_proxy import CorpusCase, ProxyResponse, ReplayProxy, RollApi
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +23,7 @@ SEED = corpus_case("seed-haiguan")
 ROLL = "https://feed.mix.sina.com.cn/api/roll/get"
 
 
-def _article(publishid: str, title: str, ctime: int, case=SEED) -> dict:
+def _article(publishid: str, title: str, ctime: int, case: CorpusCase = SEED) -> dict[str, Any]:
     item = copy.deepcopy(case.item)
     url = f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
     item.update(url=url, title=title, ctime=str(ctime), intime=str(ctime), mtime=str(ctime))
@@ -30,7 +31,7 @@ def _article(publishid: str, title: str, ctime: int, case=SEED) -> dict:
     return item
 
 
-def _manifest(work: Path) -> list[dict]:
+def _manifest(work: Path) -> list[dict[str, Any]]:
     path = work / "manifest.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pytest
 
@@ -24,7 +25,7 @@ from crawler.storage.files import TEMP_FOLDER
 from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CASES
 from tests.support.crawl import REPO, CrawlResult, files_under, run_crawl
-from tests.support.replay_proxy import ProxyResponse, ReplayProxy, RollApi
+from tests.support.replay_proxy import ProxyRequest, ProxyResponse, ReplayProxy, RollApi
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +42,7 @@ POLL = 0.005
 HANG_GUARD = 300  # seconds; only a crawl that hangs without progress waits it out
 
 
-def _listing_and_pages() -> tuple[list[dict], dict[str, bytes]]:
+def _listing_and_pages() -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """300 distinct articles: corpus pages (in turn) at distinct URLs with distinct titles."""
     items, pages = [], {}
     for number in range(ARTICLES):
@@ -89,7 +90,7 @@ def _serve(proxy: ReplayProxy, kill_round: _KillRound) -> None:
     items, pages = _listing_and_pages()
     for url, page in pages.items():
 
-        def answer(request, page=page) -> ProxyResponse:
+        def answer(request: ProxyRequest, page: bytes = page) -> ProxyResponse:
             headers = {"Content-Type": "text/html; charset=utf-8"}
             return ProxyResponse(200, page, headers, delay=ARTICLE_DELAY, hold=kill_round.hold())
 
@@ -166,6 +167,7 @@ def _kill_when(
 def _recorded_posts(work: Path) -> int:
     """Posts on disk that the state has recorded too (a post is renamed into place, then
     its row committed): what the crawl has finished."""
+    rows: int
     try:
         db = sqlite3.connect(f"file:{work / 'state.sqlite'}?mode=ro", uri=True)
         try:
@@ -188,7 +190,7 @@ def _state_rows(work: Path) -> dict[str, tuple[str, str]]:
     return {publishid: (path, sha256) for publishid, path, sha256 in rows}
 
 
-def _manifest(work: Path) -> list[dict]:
+def _manifest(work: Path) -> list[dict[str, Any]]:
     data = (work / "manifest.jsonl").read_bytes()
     assert data.endswith(b"\n") or not data, "last manifest line not ended"
     return [json.loads(line) for line in data.decode("utf-8").splitlines()]
@@ -197,6 +199,7 @@ def _manifest(work: Path) -> list[dict]:
 def _forget_newest_row(work: Path) -> str:
     """Delete the state row of the newest recorded article (on a page the next run
     lists, whatever paging does); returns its post's path."""
+    path: str
     db = sqlite3.connect(work / "state.sqlite")
     try:
         publishid, path = db.execute("SELECT publishid, path FROM articles ORDER BY publishid LIMIT 1").fetchone()
@@ -229,12 +232,37 @@ def _problems_after_kill(work: Path) -> list[str]:
     return problems
 
 
+class Kill(TypedDict):
+    """What one kill of the crawl left."""
+
+    seen: int  # posts counted when the kill was sent
+    workers: list[int]  # the crawl's child processes then (its parse workers)
+    workers_left: list[int]
+    on_disk: int
+    rows: int
+    temporary: list[str]
+    problems: list[str]
+
+
+class CrashRuns(TypedDict):
+    """An uninterrupted crawl, then the killed ones and the run that completes their work."""
+
+    reference: Path
+    uninterrupted: CrawlResult
+    work: Path
+    kills: list[Kill]
+    recorded_before_final: set[str]
+    final_articles: list[str]
+    unrecorded: tuple[str, int]  # a post without its row, and its st_mtime_ns
+    final: CrawlResult
+
+
 @pytest.fixture(scope="module")
-def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> CrashRuns:
     reference = tmp_path_factory.mktemp("reference")
     work = tmp_path_factory.mktemp("killed")
     posts = work / "posts"
-    kills = []
+    kills: list[Kill] = []
     kill_round = _KillRound()
     with ReplayProxy() as proxy:
         _serve(proxy, kill_round)
@@ -288,11 +316,11 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
 
 
-def _final(crash_runs: dict) -> CrawlResult:
+def _final(crash_runs: CrashRuns) -> CrawlResult:
     return crash_runs["final"]
 
 
-def test_reference_crawl_writes_every_post(crash_runs: dict) -> None:
+def test_reference_crawl_writes_every_post(crash_runs: CrashRuns) -> None:
     result: CrawlResult = crash_runs["uninterrupted"]
     assert result.returncode == 0, result.log[-3000:]
     assert result.stat("sina/posts/new") == ARTICLES
@@ -300,26 +328,26 @@ def test_reference_crawl_writes_every_post(crash_runs: dict) -> None:
     assert len(set(files_under(crash_runs["reference"] / "posts").values())) == ARTICLES, "posts must differ"
 
 
-def test_kills_happened_in_the_middle_of_the_crawl(crash_runs: dict) -> None:
+def test_kills_happened_in_the_middle_of_the_crawl(crash_runs: CrashRuns) -> None:
     first, second = crash_runs["kills"]
     assert KILL_AFTER[0] <= first["seen"] < ARTICLES, first
     assert first["on_disk"] < second["seen"] < ARTICLES, (first, second)
     assert 0 < len(crash_runs["recorded_before_final"]) < ARTICLES
 
 
-def test_a_killed_crawl_leaves_no_parse_worker_running(crash_runs: dict) -> None:
+def test_a_killed_crawl_leaves_no_parse_worker_running(crash_runs: CrashRuns) -> None:
     for kill in crash_runs["kills"]:
         assert kill["workers"], "the crawl had a parse worker when it was killed"
         assert kill["workers_left"] == [], f"parse workers outlived their crawl by {HANG_GUARD} s"
 
 
-def test_each_kill_left_a_consistent_folder(crash_runs: dict) -> None:
+def test_each_kill_left_a_consistent_folder(crash_runs: CrashRuns) -> None:
     for number, kill in enumerate(crash_runs["kills"]):
         assert kill["problems"] == [], f"after kill {number + 1}"
         assert kill["rows"] <= kill["on_disk"], f"after kill {number + 1}: more state rows than posts"
 
 
-def test_final_run_completes_and_fetches_only_what_is_missing(crash_runs: dict) -> None:
+def test_final_run_completes_and_fetches_only_what_is_missing(crash_runs: CrashRuns) -> None:
     final = _final(crash_runs)
     assert final.returncode == 0, final.log[-3000:]
     recorded = crash_runs["recorded_before_final"]
@@ -332,7 +360,7 @@ def test_final_run_completes_and_fetches_only_what_is_missing(crash_runs: dict) 
     assert f"Run summary (finished): new={len(missing)} updated=0 unchanged=" in final.log
 
 
-def test_every_post_byte_exact_as_an_uninterrupted_crawl(crash_runs: dict) -> None:
+def test_every_post_byte_exact_as_an_uninterrupted_crawl(crash_runs: CrashRuns) -> None:
     expected = files_under(crash_runs["reference"] / "posts")
     written = files_under(crash_runs["work"] / "posts")
     assert sorted(written) == sorted(expected)  # no post missing, no file more (temporary ones included)
@@ -340,7 +368,7 @@ def test_every_post_byte_exact_as_an_uninterrupted_crawl(crash_runs: dict) -> No
     assert not differing, differing[:5]
 
 
-def test_no_temporary_file_left(crash_runs: dict) -> None:
+def test_no_temporary_file_left(crash_runs: CrashRuns) -> None:
     posts = crash_runs["work"] / "posts"
     assert not list((posts / TEMP_FOLDER).iterdir())
     final = _final(crash_runs)
@@ -350,7 +378,7 @@ def test_no_temporary_file_left(crash_runs: dict) -> None:
     assert (posts / LOCK_NAME).read_bytes() == b"", "lock released"
 
 
-def test_state_has_one_row_per_post_with_its_sha256(crash_runs: dict) -> None:
+def test_state_has_one_row_per_post_with_its_sha256(crash_runs: CrashRuns) -> None:
     posts = crash_runs["work"] / "posts"
     rows = _state_rows(crash_runs["work"])
     files = files_under(posts)
@@ -361,7 +389,7 @@ def test_state_has_one_row_per_post_with_its_sha256(crash_runs: dict) -> None:
     assert not wrong, wrong[:5]
 
 
-def test_manifest_announces_every_post_as_new(crash_runs: dict) -> None:
+def test_manifest_announces_every_post_as_new(crash_runs: CrashRuns) -> None:
     entries = _manifest(crash_runs["work"])
     files = files_under(crash_runs["work"] / "posts")
     new = {entry["path"] for entry in entries if entry["status"] == "new"}
@@ -373,7 +401,7 @@ def test_manifest_announces_every_post_as_new(crash_runs: dict) -> None:
     assert len(entries) >= ARTICLES + 1
 
 
-def test_post_written_but_not_recorded_is_announced_again_not_rewritten(crash_runs: dict) -> None:
+def test_post_written_but_not_recorded_is_announced_again_not_rewritten(crash_runs: CrashRuns) -> None:
     path, mtime = crash_runs["unrecorded"]
     posts = crash_runs["work"] / "posts"
     lines = [entry for entry in _manifest(crash_runs["work"]) if entry["path"] == path]
@@ -399,15 +427,16 @@ def test_article_unwritten_at_the_kill_is_fetched_by_the_next_run(tmp_path: Path
     with ReplayProxy() as proxy:
         for item in items:
             url, page = item["url"], pages[item["url"]]
-            proxy.add_handler(
-                url,
-                lambda request, url=url, page=page: ProxyResponse(
+
+            def answer(request: ProxyRequest, url: str = url, page: bytes = page) -> ProxyResponse:
+                return ProxyResponse(
                     200,
                     page,
                     {"Content-Type": "text/html; charset=utf-8"},
                     hold=killed if url == slow_url else None,
-                ),
-            )
+                )
+
+            proxy.add_handler(url, answer)
         RollApi({("155", "1686"): items}).install(proxy)
         process = _start_crawl(proxy.url, tmp_path, "killed.log")
         try:

@@ -10,6 +10,7 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,14 +31,15 @@ ARTICLE_PATH_IN_FEED = GOOD.expected_path.replace("新浪财经－国內", "新�
 @dataclass(frozen=True)
 class KindCase:
     name: str
-    item: dict
+    item: dict[str, Any]
     expected: bytes
     expected_path: str
     page: bytes | None  # a gallery's or a video's page; None for a flash
 
     @property
     def https_url(self) -> str:
-        return self.item["url"].replace("http://", "https://", 1)
+        url: str = self.item["url"]
+        return url.replace("http://", "https://", 1)
 
 
 def _kind_cases() -> dict[str, KindCase]:
@@ -58,7 +60,7 @@ CASES = _kind_cases()
 PAGES = [case for case in CASES.values() if case.page is not None]
 
 
-def _serve(proxy: ReplayProxy, flashes: list[dict] | None = None) -> tuple[ZhiboApi, FeedApi]:
+def _serve(proxy: ReplayProxy, flashes: list[dict[str, Any]] | None = None) -> tuple[ZhiboApi, FeedApi]:
     """The live API (channel 152) and the US-stock list (57045: the golden article, the
     gallery and the video), and every page they list."""
     zhibo = ZhiboApi({"152": copy.deepcopy(flashes if flashes is not None else FLASHES)}).install(proxy)
@@ -74,8 +76,11 @@ def _serve(proxy: ReplayProxy, flashes: list[dict] | None = None) -> tuple[Zhibo
     return zhibo, feed
 
 
+FirstCrawl = tuple[Path, CrawlResult, dict[str, bytes], list[str]]  # work, result, posts, requested URLs
+
+
 @pytest.fixture(scope="module")
-def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CrawlResult, dict[str, bytes], list[str]]:
+def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> FirstCrawl:
     work = tmp_path_factory.mktemp("kinds")
     with ReplayProxy() as proxy:
         _serve(proxy)
@@ -84,7 +89,7 @@ def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CrawlRe
     return work, result, files_under(work / "posts"), requested
 
 
-def test_every_new_kind_is_written(first_crawl) -> None:
+def test_every_new_kind_is_written(first_crawl: FirstCrawl) -> None:
     _, result, files, _ = first_crawl
     assert result.returncode == 0, result.log[-3000:]
     assert sorted(files) == sorted([*(case.expected_path for case in CASES.values()), ARTICLE_PATH_IN_FEED])
@@ -96,29 +101,29 @@ def test_every_new_kind_is_written(first_crawl) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_golden_post_of_each_kind(first_crawl, name: str) -> None:
+def test_golden_post_of_each_kind(first_crawl: FirstCrawl, name: str) -> None:
     case = CASES[name]
     files = first_crawl[2]
     assert files[case.expected_path] == case.expected
 
 
-def test_the_feed_article_is_the_golden_article(first_crawl) -> None:
+def test_the_feed_article_is_the_golden_article(first_crawl: FirstCrawl) -> None:
     files = first_crawl[2]
     expected = GOOD.expected.replace("新浪财经－国內".encode(), "新浪财经－美股频道".encode())
     assert files[ARTICLE_PATH_IN_FEED] == expected
 
 
-def test_flashes_request_no_page(first_crawl) -> None:
+def test_flashes_request_no_page(first_crawl: FirstCrawl) -> None:
     requested = first_crawl[3]
     zhibo = [url for url in requested if "zhibo.sina.com.cn" in url and not url.endswith("robots.txt")]
     assert len(zhibo) == 1 and "zhibo_id=152" in zhibo[0] and "page=1" in zhibo[0]
     assert not any("7x24" in url or "finance.sina.cn" in url for url in requested)
 
 
-def test_manifest_has_the_tags_and_stocks_of_flashes(first_crawl) -> None:
+def test_manifest_has_the_tags_and_stocks_of_flashes(first_crawl: FirstCrawl) -> None:
     work = first_crawl[0]
     lines = [json.loads(line) for line in (work / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
-    by_kind = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_kind.setdefault(line["kind"], []).append(line)
     assert sorted(by_kind) == ["article", "flash", "gallery", "video"]
@@ -133,7 +138,7 @@ def test_manifest_has_the_tags_and_stocks_of_flashes(first_crawl) -> None:
 
 
 @pytest.mark.hexo
-def test_hexo_reads_every_new_post(first_crawl) -> None:
+def test_hexo_reads_every_new_post(first_crawl: FirstCrawl) -> None:
     work = first_crawl[0]
     posts = {post["source"]: post for post in load_with_hexo(work / "posts")}
     for case in CASES.values():

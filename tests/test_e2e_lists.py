@@ -13,7 +13,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -332,7 +332,10 @@ class BrowserRun:
     new_chromium_pids: set[int]
 
 
-def _browser_crawl(work: Path, sections: Path, serve) -> BrowserRun:
+ListPageSeen = Callable[[ProxyRequest], None]  # told of each request for the list page
+
+
+def _browser_crawl(work: Path, sections: Path, serve: Callable[[ReplayProxy, ListPageSeen], None]) -> BrowserRun:
     """A crawl with `-s SINA_BROWSER_IGNORE_HTTPS_ERRORS=True`; every process it starts
     carries a marker in its environment, so its Chromium can be told from any other."""
     assert os.access(CHROMIUM, os.X_OK), "needs Debian's chromium: apt-get install -y chromium"
@@ -364,7 +367,7 @@ def js_list_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserRun
     work = tmp_path_factory.mktemp("js-list")
     sections = _sections_file(work, _page_section())
 
-    def serve(proxy: ReplayProxy, on_list_page) -> None:
+    def serve(proxy: ReplayProxy, on_list_page: ListPageSeen) -> None:
         def list_page(request: ProxyRequest) -> ProxyResponse:
             on_list_page(request)
             return ProxyResponse(200, LIST_PAGE, {"Content-Type": "text/html; charset=utf-8"})
@@ -463,7 +466,7 @@ def test_list_page_404_is_counted_and_the_crawl_goes_on(tmp_path: Path) -> None:
     sections = _sections_file(tmp_path, _page_section(), _column_section())
     missing = b"<!DOCTYPE html><html><head><title>404</title></head><body><h1>404 Not Found</h1></body></html>"
 
-    def serve(proxy: ReplayProxy, on_list_page) -> None:
+    def serve(proxy: ReplayProxy, on_list_page: ListPageSeen) -> None:
         def list_page(request: ProxyRequest) -> ProxyResponse:
             on_list_page(request)
             return ProxyResponse(404, missing, {"Content-Type": "text/html; charset=utf-8"})

@@ -31,6 +31,7 @@ import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -215,7 +216,7 @@ def _title(name: str) -> str:
     return f"攻击 {name}"
 
 
-def _items() -> dict[str, dict]:
+def _items() -> dict[str, dict[str, Any]]:
     items = {}
     for number, name in enumerate(PAYLOADS):
         publishid = f"xsspayl{number:07d}"
@@ -227,7 +228,7 @@ def _items() -> dict[str, dict]:
     return items
 
 
-def _flashes() -> list[dict]:
+def _flashes() -> list[dict[str, Any]]:
     """One flash per payload, newest first, in the live API's shape: its rich text is the
     payload between a 【title】 line and a closing line."""
     flashes = []

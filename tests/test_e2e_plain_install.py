@@ -61,7 +61,8 @@ def _absent(python: Path, tmp_path: Path) -> list[str]:
     code = f"import importlib.util as u, json; print(json.dumps([n for n in {ABSENT!r} if u.find_spec(n) is None]))"
     done = _in_plain(python, "-c", code, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    absent: list[str] = json.loads(done.stdout)
+    return absent
 
 
 def test_the_venv_has_the_crawler_but_no_cluster_extra_nor_test_packages(plain_python: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ SEED = corpus_case("seed-haiguan")
 FOLDER = "金融/新浪财经/新浪财经－国內"
 
 
-def _article(publishid: str, title: str) -> dict:
+def _article(publishid: str, title: str) -> dict[str, Any]:
     item = copy.deepcopy(SEED.item)
     url = f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml"
     item.update(url=url, title=title, docid=f"comos:{publishid}")

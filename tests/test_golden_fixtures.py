@@ -24,6 +24,7 @@ import unicodedata
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ def _require_hexo() -> None:
         pytest.fail(not_installed_message(), pytrace=False)
 
 
-def _read_case(case: str) -> tuple[str, dict]:
+def _read_case(case: str) -> tuple[str, dict[str, Any]]:
     folder = CORPUS / case
     rel = (folder / "expected_path.txt").read_text(encoding="utf-8").rstrip("\r\n")
     item = json.loads((folder / "item.json").read_text(encoding="utf-8"))
@@ -73,7 +74,7 @@ def _read_case(case: str) -> tuple[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def golden_posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def golden_posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """All golden expected.md files (fixtures), loaded by Hexo in one node run, keyed by source."""
     _require_hexo()
     posts_dir = tmp_path_factory.mktemp("golden_posts")
@@ -96,7 +97,7 @@ def test_corpus_present() -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_golden_fixture_loads_in_hexo_as_the_spec_says(case: str, request: pytest.FixtureRequest) -> None:
     _require_hexo()  # a FAILED test with the install hint, not a setup error
-    golden_posts: dict[str, dict] = request.getfixturevalue("golden_posts")
+    golden_posts: dict[str, dict[str, Any]] = request.getfixturevalue("golden_posts")
     rel, item = _read_case(case)
     assert rel in golden_posts, f"Hexo has no post {rel!r}; it has {sorted(golden_posts)}"
     post = golden_posts[rel]

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.config import ConfigError, FeedSection, ZhiboSection, load_sections, parse_sections
 from crawler.hexo.body import process_body
@@ -25,7 +27,7 @@ SLIDE = (RECORDED / "slide.news.sina.com.cn_slide_1_86523_402095.gb2312.html").r
 VIDEO_PAGE = (RECORDED / "video.sina.com.cn_p_news_2019-10-05_detail-iicezzrr0285941.html").read_bytes()
 
 
-def _tree(page: bytes):
+def _tree(page: bytes) -> tuple[LexborHTMLParser, str]:
     text, encoding = decode_page(page, None)
     return parse_page(parser_input(page, text, encoding)), text
 
@@ -85,7 +87,7 @@ BASE = {"id": 1, "rich_text": "text", "create_time": "2026-09-19 11:03:36"}
         ({"rich_text": "a\ud800b"}, "bad_field"),
     ],
 )
-def test_unusable_flashes(change: dict, reason: str) -> None:
+def test_unusable_flashes(change: dict[str, Any], reason: str) -> None:
     with pytest.raises(SkippedItem) as skipped:
         flash({**BASE, **change})
     assert skipped.value.reason == reason

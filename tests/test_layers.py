@@ -60,6 +60,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 PURE = ("parsing", "admission", "sina", "hexo", "storage", "net")
 FORBIDDEN_IN_PURE = ("scrapy", "scrapy_playwright", "twisted", "itemloaders", "itemadapter", "playwright")
 
+
 def _dotted(unit: str) -> str:
     return f"{ROOT}.{unit}" if unit else ROOT
 

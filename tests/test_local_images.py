@@ -256,8 +256,9 @@ def test_a_result_that_is_not_the_pipeline_s_own_is_logged_in_full(
     item = _post([png])
     info = images.pipeline.spiderinfo
     assert [request.url for request in images.pipeline.get_media_requests(item, info)] == [png]
+    failure = Failure(ValueError("Scrapy's own"))  # type: ignore[no-untyped-call]  # Twisted's Failure() is untyped
     with caplog.at_level(logging.ERROR):
-        item = images.pipeline.item_completed([(False, Failure(ValueError("Scrapy's own")))], item, info)
+        item = images.pipeline.item_completed([(False, failure)], item, info)
     assert item.image_files == () and images.stat("sina/images/failed/error") == 1
     assert caplog.messages[-1].startswith(f"Image {png} kept remote for {item.post.url}: ")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scrapy import Request
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
-from scrapy.http import HtmlResponse
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
 from crawler.downloadermiddlewares.metarefresh import HeadMetaRefreshMiddleware
@@ -34,7 +34,7 @@ PAGES = {
 }
 
 
-def _outcome(result: Request | HtmlResponse) -> object:
+def _outcome(result: Request | Response) -> object:
     return ("request", result.url) if isinstance(result, Request) else ("response", result.url)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import Config, ConfigError
-from crawler.parsing.page_facts import page_facts
+from crawler.parsing.page_facts import PageFacts, page_facts
 from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
 from tests.conftest import CASES
 from tests.support.settings import project_settings
@@ -22,13 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 UTF8 = "text/html; charset=utf-8"
 CRASHING_WORKER = [sys.executable, "-c", "from tests.support.crashing_worker import main; main()"]
 
+Outcome = PageFacts | BaseException  # a page's facts, or what stopped them
+
 
 def _jobs(copies: int = 1) -> list[tuple[bytes, str]]:
     """(page, url) of every corpus case, copies times."""
     return [(case.page, case.https_url) for case in CASES] * copies
 
 
-async def _all_facts(workers: ParseWorkers, jobs: list[tuple[bytes, str]]) -> list[object]:
+async def _all_facts(workers: ParseWorkers, jobs: list[tuple[bytes, str]]) -> list[Outcome]:
     """Every job's PageFacts, or the exception it raised; at once, as a crawl asks."""
     try:
         return await asyncio.gather(
@@ -55,7 +57,7 @@ def test_worker_facts_equal_in_process_facts() -> None:
     jobs = _jobs(2)  # more pages than may be in flight at once
     got = asyncio.run(_all_facts(ParseWorkers(1), jobs))
     assert got == [page_facts(page, UTF8, url) for page, url in jobs]
-    assert all(facts.body is not None and facts.body.html for facts in got)  # type: ignore[union-attr]
+    assert all(isinstance(facts, PageFacts) and facts.body is not None and facts.body.html for facts in got)
 
 
 def test_a_page_that_kills_the_worker_is_skipped_and_no_other_is_lost() -> None:
@@ -70,7 +72,8 @@ def test_a_page_that_kills_the_worker_is_skipped_and_no_other_is_lost() -> None:
     assert all(not isinstance(result, BaseException) for i, result in enumerate(got) if i != 2)
     # Died with the page among others, then alone: two deaths, a fresh worker each time.
     assert events.get_value("sina/parse_workers/died") == 2
-    assert events.get_value("sina/parse_workers/started") >= 3
+    started = events.get_value("sina/parse_workers/started")
+    assert started is not None and started >= 3
 
 
 def test_a_worker_killed_from_outside_costs_no_page() -> None:
@@ -78,7 +81,7 @@ def test_a_worker_killed_from_outside_costs_no_page() -> None:
     workers = ParseWorkers(1, count_event=events)
     jobs = _jobs(3)
 
-    async def run() -> list[object]:
+    async def run() -> list[Outcome]:
         task = asyncio.ensure_future(_all_facts(workers, jobs))
         while not workers._workers:  # the first page starts the worker
             await asyncio.sleep(0.001)
@@ -174,12 +177,12 @@ def test_the_parse_budget_stops_the_slow_page_before_it_is_parsed() -> None:
     An order of events, not a time: a loaded machine slows both sides alike."""
     order: list[str] = []
 
-    async def side(name: str, workers: ParseWorkers, jobs: list[tuple[bytes, str]]) -> list[object]:
+    async def side(name: str, workers: ParseWorkers, jobs: list[tuple[bytes, str]]) -> list[Outcome]:
         got = await _all_facts(workers, jobs)
         order.append(name)
         return got
 
-    async def race() -> list[list[object]]:
+    async def race() -> tuple[list[Outcome], list[Outcome]]:
         return await asyncio.gather(
             side("budgeted run", ParseWorkers(1, budget=BUDGET), _over_budget_jobs()),
             side("slow page parsed to the end", ParseWorkers(1, budget=None), [(SLOW_PAGE, CASES[0].https_url)]),

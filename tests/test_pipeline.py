@@ -22,6 +22,7 @@ from crawler.pipelines.hexo_posts import HexoPostsPipeline
 from crawler.pipelines.post_paths import PostPathPipeline
 from crawler.spiders.listing import OrderedListings
 from crawler.storage.files import TEMP_FOLDER, write_atomically
+from crawler.storage.state import CrawlState
 from tests.support.posts import a_body, a_flash, an_article
 from tests.support.settings import own_settings
 
@@ -59,7 +60,12 @@ class _Posts:
         asyncio.run(self.posts.process_item(placed))
         return placed
 
-    def manifest(self) -> list[dict]:
+    @property
+    def state(self) -> CrawlState:
+        assert self.run.state is not None, "the run is open"
+        return self.run.state
+
+    def manifest(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.run.output.manifest.read_text(encoding="utf-8").splitlines()]
 
     def close(self) -> None:
@@ -87,7 +93,8 @@ def test_new_then_unchanged_then_updated(tmp_path: Path) -> None:
     assert [line["status"] for line in manifest] == ["new", "updated"]
     assert manifest[1]["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
     assert manifest[0]["path"] == item.path and manifest[0]["run_id"] == posts.run.run_id
-    row = posts.run.state.get("abcdefg1234567")
+    row = posts.state.get("abcdefg1234567")
+    assert row is not None
     assert (row.path, row.sha256) == (item.path, manifest[1]["sha256"])
     posts.close()
 
@@ -124,7 +131,7 @@ def test_unwritable_folder_is_a_counted_drop(tmp_path: Path) -> None:
     with pytest.raises(DropItem, match=r"post not written for https://finance\.sina\.com\.cn/.*os_error"):
         posts.process(_item())
     assert posts.stats.get_value("sina/posts/failed/os_error") == 1
-    assert posts.run.state.count() == 0, "no state row for a post that is not there"
+    assert posts.state.count() == 0, "no state row for a post that is not there"
     posts.close()
 
 
@@ -164,7 +171,7 @@ def test_the_manifest_line_keeps_its_keys_and_values(tmp_path: Path) -> None:
 def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "a" / "post.md"
 
-    def broken_replace(src, dst):
+    def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
@@ -206,9 +213,12 @@ def test_conflicting_output_settings_are_rejected(tmp_path: Path) -> None:
         _Posts(tmp_path, HEXO_IMAGES="both")
 
 
-class _Entry:
-    def __init__(self, publishid: str) -> None:
-        self.publishid = publishid
+@dataclasses.dataclass(frozen=True)
+class _Entry:  # a Listed entry: only its publishid matters here
+    publishid: str
+    mtime: int | None = None
+    ctime: int | None = None
+    intime: int | None = None
 
 
 def test_ordered_listings_release_in_section_order() -> None:
@@ -264,7 +274,7 @@ def test_a_failed_fsync_fails_its_posts_and_leaves_nothing(tmp_path: Path, monke
         posts.process(_item())
     assert posts.stats.get_value("sina/posts/failed/os_error") == 1
     assert [p for p in posts.root.rglob("*") if p.is_file() and p.name != ".sina-finance-hexo.lock"] == []
-    assert posts.run.state.count() == 0
+    assert posts.state.count() == 0
     posts.close()
 
 

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,10 @@ def test_https_connect_tunnel_keepalive(proxy: ReplayProxy) -> None:
         assert r2.getheader("Content-Type") == "application/json"
     finally:
         conn.close()
-    sans = {value for _, value in cert["subjectAltName"]}
+    assert cert is not None
+    alt_names = cert["subjectAltName"]
+    assert isinstance(alt_names, tuple)
+    sans = {value for _, value in alt_names}
     assert {"*.sina.com.cn", "*.finance.sina.com.cn", "*.sinaimg.cn"} <= sans
     assert proxy.connections_accepted == 1  # both requests over one tunnel
     assert proxy.urls() == [
@@ -340,15 +344,16 @@ def test_proxy_request_query() -> None:
 # ---------------------------------------------------------------- roll API
 
 
-def _items(n: int) -> list[dict]:
+def _items(n: int) -> list[dict[str, Any]]:
     return [{"docid": f"d{i}", "ctime": str(2000 - i)} for i in range(n)]
 
 
-def roll_get(proxy: ReplayProxy, query: str) -> dict:
+def roll_get(proxy: ReplayProxy, query: str) -> dict[str, Any]:
     status, body, resp = https_get(proxy, "feed.mix.sina.com.cn", "/api/roll/get?" + query)
     assert status == 200
     assert resp.getheader("Content-Type") == "application/json; charset=utf-8"
-    return json.loads(body)
+    envelope: dict[str, Any] = json.loads(body)
+    return envelope
 
 
 def test_roll_api_paging(proxy: ReplayProxy) -> None:
@@ -433,6 +438,7 @@ def test_cli_serves_corpus(tmp_path: Path) -> None:
         text=True,
     )
     try:
+        assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.startswith("proxy listening on http://127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])

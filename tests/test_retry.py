@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadTimeoutError
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
@@ -48,7 +49,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def _setup(settings: dict[str, Any] | None = None, delay: float = 0.05, jitter: float = 0.5):
+def _setup(
+    settings: dict[str, Any] | None = None, delay: float = 0.05, jitter: float = 0.5
+) -> tuple[Crawler, BackoffRetryMiddleware, DownloadSlot]:
     """A crawler with a spider, the middleware, and one download slot for HOST, where the
     middleware and AutoThrottle find a crawl's (crawler.scrapy_internals.install_slots)."""
     crawler = get_crawler(
@@ -73,7 +76,9 @@ def _request(**meta: Any) -> Request:
     return Request(URL, meta={"download_slot": HOST, "download_latency": 0.01, **meta})
 
 
-def _answer(crawler, status: int, request: Request | None = None, headers: dict[str, str] | None = None) -> Response:
+def _answer(
+    crawler: Crawler, status: int, request: Request | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """A downloaded answer, announced as the downloader announces it (signal, then middleware)."""
     request = request or _request()
     response = Response(URL, status=status, headers=headers or {}, request=request)

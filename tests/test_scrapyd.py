@@ -23,7 +23,7 @@ from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CASES
 from tests.support.crawl import files_under, run_crawl
 from tests.support.redis_server import redis_problem, redis_server
-from tests.support.replay_proxy import ROLL_API_PREFIX, ReplayProxy, serve_corpus
+from tests.support.replay_proxy import ROLL_API_PREFIX, ProxyResponse, ReplayProxy, serve_corpus
 from tests.support.scrapyd_server import (
     JOB_TIMEOUT,
     PROJECT,
@@ -182,7 +182,7 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
     assert len((out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()) == len(CASES)
 
 
-def _held(response, until: threading.Event):
+def _held(response: ProxyResponse, until: threading.Event) -> ProxyResponse:
     response.hold = until
     return response
 

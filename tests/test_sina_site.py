@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.sina import article_page
 from crawler.sina.roll_api import (
@@ -70,7 +72,7 @@ def test_roll_api_jsonp_is_read() -> None:
         ),
     ],
 )
-def test_roll_items_skipped_with_reason(item: dict, reason: str) -> None:
+def test_roll_items_skipped_with_reason(item: dict[str, Any], reason: str) -> None:
     with pytest.raises(SkippedItem) as skipped:
         roll_item(item)
     assert skipped.value.reason == reason
@@ -111,7 +113,7 @@ def test_article_request_url_upgrades_and_drops_fragment() -> None:
     )
 
 
-def _tree(case: str):
+def _tree(case: str) -> LexborHTMLParser:
     return article_page.parse_page((CORPUS / case / "page.html").read_text(encoding="utf-8"))
 
 
@@ -135,11 +137,13 @@ def test_page_title_and_time_fallbacks() -> None:
     assert article_page.heading_title(tree) == "奥多比预测今年美国假日季线上购物将创历史新高"
     assert article_page.published_time(tree) == "2026-09-28T23:20:25+08:00"
     assert article_page.keywords(tree)[:3] == ["奥多比", "美国假日季线上购物", "2024美国线上销售额"]
-    assert article_page.body_container(tree).id == "artibody"
+    container = article_page.body_container(tree)
+    assert container is not None and container.id == "artibody"
 
 
 def test_body_container_falls_back_to_article() -> None:
-    assert article_page.body_container(_tree("icezuev4202091")).id == "article"
+    container = article_page.body_container(_tree("icezuev4202091"))
+    assert container is not None and container.id == "article"
     empty = article_page.parse_page("<html><body><div id=main></div></body></html>")
     assert article_page.body_container(empty) is None
 

@@ -10,10 +10,10 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import scrapy
@@ -65,12 +65,14 @@ FEED = json.dumps(
     }
 ).encode()
 
+T = TypeVar("T")
 
-def _run(coroutine: Any) -> Any:
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-async def _collect(outputs: AsyncIterator[Any]) -> list[Any]:
+async def _collect(outputs: AsyncIterator[T]) -> list[T]:
     return [output async for output in outputs]
 
 
@@ -84,7 +86,7 @@ class Spider:
 
     @property
     def stats(self) -> dict[str, Any]:
-        return self.spider.crawler.stats.get_stats()  # type: ignore[union-attr]
+        return self.spider.crawler.stats.get_stats()
 
     def stat(self, key: str) -> int:
         return int(self.stats.get(key, 0))
@@ -126,8 +128,8 @@ def page_sections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _answer(
-    request: scrapy.Request, body: bytes, cls: type[Response] = TextResponse, url: str | None = None
-) -> Response:
+    request: scrapy.Request, body: bytes, cls: type[TextResponse] = TextResponse, url: str | None = None
+) -> TextResponse:
     return cls(url or request.url, body=body, encoding="utf-8", request=request)
 
 
@@ -165,6 +167,7 @@ def test_a_full_roll_page_pages_on_and_the_last_page_releases(tmp_path: Path) ->
     (second,) = crawl.spider.parse_listing(
         _answer(start, json.dumps(api.envelope("155", "1686")).encode()), **start.cb_kwargs
     )
+    assert isinstance(second, scrapy.Request)
     assert (
         second.url.endswith("&page=2")
         and second.cb_kwargs["page"] == 2
@@ -260,7 +263,7 @@ def test_a_listing_that_cannot_be_fetched_fails_its_section(tmp_path: Path, capl
     crawl = _spider(tmp_path, "china,macro")
     china, macro = crawl.start("china"), crawl.start("macro")
     assert _requests(crawl.spider.parse_listing(_answer(macro, ROLL), **macro.cb_kwargs)) == []  # waits for china
-    failure = Failure(DNSLookupError("no such host"))
+    failure = Failure(DNSLookupError("no such host"))  # type: ignore[no-untyped-call]  # Twisted's Failure() is untyped
     failure.request = china  # type: ignore[attr-defined]  # as Scrapy's downloader sets it
     released = list(crawl.spider.list_failed(failure))
     assert len(released) == 3 and all(request.cb_kwargs["section"].id == "macro" for request in released)
@@ -276,6 +279,7 @@ def _article_request(crawl: Spider, case_name: str) -> tuple[scrapy.Request, byt
     start = crawl.start("china")
     envelope = RollApi({("155", "1686"): [dict(case.item)]}).envelope("155", "1686")
     (request,) = crawl.spider.parse_listing(_answer(start, json.dumps(envelope).encode()), **start.cb_kwargs)
+    assert isinstance(request, scrapy.Request)
     return request, case.page
 
 
@@ -316,7 +320,7 @@ def test_an_article_page_without_a_body_is_skipped(tmp_path: Path, caplog: pytes
 def test_an_article_that_cannot_be_fetched_is_skipped_and_left_for_the_next_run(tmp_path: Path) -> None:
     crawl = _spider(tmp_path, "china")
     request, _ = _article_request(crawl, "nitmeau2811260")
-    failure = Failure(DNSLookupError("no such host"))
+    failure = Failure(DNSLookupError("no such host"))  # type: ignore[no-untyped-call]  # Twisted's Failure() is untyped
     failure.request = request  # type: ignore[attr-defined]
     crawl.spider.article_failed(failure)
     assert crawl.stat("sina/skipped/dns_error") == 1 and crawl.stat("sina/section/china/skipped") == 1
@@ -340,12 +344,13 @@ def test_an_article_that_cannot_be_fetched_is_skipped_and_left_for_the_next_run(
     ids=["gallery", "video"],
 )
 def test_galleries_and_videos_are_posts_of_their_kind(
-    tmp_path: Path, item: dict[str, str], page: str, kind: type
+    tmp_path: Path, item: dict[str, str], page: str, kind: type[GalleryPost | VideoPost]
 ) -> None:
     crawl = _spider(tmp_path, "china")
     start = crawl.start("china")
     envelope = RollApi({("155", "1686"): [item]}).envelope("155", "1686")
     (request,) = crawl.spider.parse_listing(_answer(start, json.dumps(envelope).encode()), **start.cb_kwargs)
+    assert isinstance(request, scrapy.Request)
     answer = Response(request.url, body=(RECORDED / page).read_bytes(), request=request)
     (post,) = _run(_collect(crawl.spider.parse_article(answer, **request.cb_kwargs)))
     assert type(post) is kind and exported(PlacedPost(post, "p.md"))["kind"] == kind.kind
@@ -389,7 +394,7 @@ def test_a_worker_sends_its_post_or_its_skip_to_the_coordinator(tmp_path: Path) 
         )
         == []
     )
-    failure = Failure(DNSLookupError("gone"))
+    failure = Failure(DNSLookupError("gone"))  # type: ignore[no-untyped-call]  # Twisted's Failure() is untyped
     failure.request = scrapy.Request(case.https_url, cb_kwargs={"listing": listing, "section": section})  # type: ignore[attr-defined]
     worker.article_failed(failure)
     (key, sent), (_, skipped) = worker.client.pushed  # type: ignore[attr-defined]
@@ -417,8 +422,13 @@ class _Coordinator:
     unanswered: set[str] = field(default_factory=set)
     fetching_here: set[str] = field(default_factory=set)
     given_up: list[_Pushed] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
     lease_lost: bool = False
     fail: bool = False
+
+    def push(self, request: scrapy.Request, publishid: str, section_id: str) -> bool:
+        self.pushed.append(publishid)
+        return True
 
     def answers(self) -> list[ClusterAnswer]:
         if self.fail:
@@ -499,8 +509,7 @@ def _idle(crawl: Spider) -> bool:
 
 def test_the_coordinator_pushes_what_it_lists_and_stays_open_until_answered(tmp_path: Path) -> None:
     crawl, cluster, _engine = _coordinating(tmp_path)
-    pushed: list[str] = []
-    cluster.push = lambda request, publishid, section_id: pushed.append(publishid) or True  # type: ignore[attr-defined]
+    pushed = cluster.pushed
     start = crawl.start("china")
     assert list(crawl.spider.parse_listing(_answer(start, ROLL), **start.cb_kwargs)) == []  # pushed, not requested
     assert len(pushed) == 3 and crawl.stat("sina/cluster/pushed") == 3

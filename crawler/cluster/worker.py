@@ -82,7 +82,7 @@ class HeldArticles:
             self.client.delete(self.key)
 
 
-class WorkerScheduler(Scheduler):
+class WorkerScheduler(Scheduler):  # type: ignore[misc]  # scrapy_redis ships no type information
     """scrapy-redis's Scheduler, popping from the shared queue only while the worker has
     room (``spider.held``), and looking at it every POLL_SECONDS while idle."""
 

@@ -183,7 +183,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def backoff(self, failures: int) -> float:
         """Pause after ``failures`` earlier consecutive failures: base * 2**n, + up to 25 %."""
-        pause = self.backoff_base * 2 ** min(failures, _MAX_EXPONENT) * (1 + random.random() / 4)
+        pause = self.backoff_base * 2.0 ** min(failures, _MAX_EXPONENT) * (1 + random.random() / 4)
         return min(pause, self.backoff_max)
 
     def _hold_of(self, slot: DownloadSlot) -> HostHold:

@@ -230,9 +230,9 @@ class LocalImagesPipeline(FilesPipeline):
         """The download raised (refused by the fetch policy on a redirect, a private
         address, a timeout, DNS, robots.txt): remembered as this image's result.  Scrapy's
         own media_failed would raise, and Scrapy then logs it as an error with a traceback."""
-        if failure.check(RefusedRequest, PrivateAddressError):
+        if isinstance(failure.value, (RefusedRequest, PrivateAddressError)):
             result = _result(request.url, f"refused/{failure_reason(failure)}")
-        elif failure.check(IgnoreRequest):
+        elif isinstance(failure.value, IgnoreRequest):
             result = _result(request.url, "failed/ignored")
         else:
             result = _result(request.url, f"failed/{failure_reason(failure)}")

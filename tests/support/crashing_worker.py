@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import BinaryIO
+from unittest import mock
 
 from crawler.hexo.body import BodyStyle
 from crawler.parsing import worker as parse_worker
@@ -32,9 +33,12 @@ def _page_facts_with_a_bug(body: bytes, content_type: str | None, url: str, styl
 
 
 def main() -> None:
-    parse_worker.page_facts = _page_facts_with_a_bug  # type: ignore[assignment]
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    with os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as requests, answers:
+    with (
+        mock.patch.object(parse_worker, "page_facts", _page_facts_with_a_bug),
+        os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as requests,
+        answers,
+    ):
         parse_worker.serve(_Reader(requests), answers)  # type: ignore[arg-type]
 
 

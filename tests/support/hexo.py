@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 HEXO_DIR = Path(__file__).resolve().parents[1] / "hexo"
 LOAD_POSTS_JS = HEXO_DIR / "load_posts.js"
@@ -38,7 +39,7 @@ def not_installed_message(packages: Iterable[str] = _REQUIRED_PACKAGES) -> str:
     return f"{what} not installed in {HEXO_DIR / 'node_modules'}: {INSTALL_HINT}"
 
 
-def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
+def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict[str, Any]]:
     """Load every ``*.md`` under ``posts_dir`` with Hexo in one node run.
 
     Returns one dict per post, sorted by ``source`` (the path relative to
@@ -51,7 +52,7 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict]:
     return run_hexo_script(LOAD_POSTS_JS, [str(Path(posts_dir).resolve())], f"load {posts_dir}", timeout)
 
 
-def run_hexo_script(script: Path, args: list[str], what: str, timeout: float) -> list[dict]:
+def run_hexo_script(script: Path, args: list[str], what: str, timeout: float) -> list[dict[str, Any]]:
     """Run one of tests/hexo's node scripts (TZ=UTC) and return the JSON list it prints;
     RuntimeError, with Hexo's stderr, when it fails to ``what``."""
     node = shutil.which("node")
@@ -67,7 +68,9 @@ def run_hexo_script(script: Path, args: list[str], what: str, timeout: float) ->
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{exc.stderr or ''}") from exc
+        # run() hands back the bytes read so far even in text mode
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        raise RuntimeError(f"Hexo did not finish within {timeout} s:\n{stderr}") from exc
     if proc.returncode != 0:
         raise RuntimeError(f"Hexo failed to {what} (exit {proc.returncode}):\n{proc.stderr.strip()}")
     try:

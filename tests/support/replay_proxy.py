@@ -194,15 +194,16 @@ class _TrackingProtocol(asyncio.StreamReaderProtocol):
 
     def __init__(
         self,
-        registry: set[asyncio.BaseTransport],
+        registry: set[asyncio.Transport],
         reader: asyncio.StreamReader,
         cb: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
     ) -> None:
         super().__init__(reader, cb)
         self._registry = registry
-        self._raw: asyncio.BaseTransport | None = None
+        self._raw: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # a TCP server's: readable and writable
         self._raw = transport
         self._registry.add(transport)
         super().connection_made(transport)
@@ -245,9 +246,9 @@ class ReplayProxy:
         self.ca_pem_path: str = self._write_ca_file()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.Transport] = set()
         #: Number of client TCP connections accepted (CONNECT tunnels included).
         self.connections_accepted = 0
 
@@ -566,7 +567,7 @@ class ReplayProxy:
     async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
         """Read a Content-Length or chunked request body."""
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size_line = await reader.readuntil(b"\r\n")
                 size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
@@ -677,8 +678,8 @@ class RollApi:
     prefix = ROLL_API_PREFIX
     max_num = 50
 
-    def __init__(self, listings: dict[tuple[str, str], list[dict]] | None = None) -> None:
-        self.listings: dict[tuple[str, str], list[dict]] = dict(listings or {})
+    def __init__(self, listings: dict[tuple[str, str], list[dict[str, Any]]] | None = None) -> None:
+        self.listings: dict[tuple[str, str], list[dict[str, Any]]] = dict(listings or {})
 
     def install(self, proxy: ReplayProxy) -> RollApi:
         """Register this API on ``proxy`` and return self."""
@@ -739,8 +740,8 @@ class ZhiboApi:
 
     prefix = "https://zhibo.sina.com.cn/api/zhibo/feed"
 
-    def __init__(self, channels: dict[str, list[dict]] | None = None) -> None:
-        self.channels: dict[str, list[dict]] = dict(channels or {})
+    def __init__(self, channels: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self.channels: dict[str, list[dict[str, Any]]] = dict(channels or {})
 
     def install(self, proxy: ReplayProxy) -> ZhiboApi:
         proxy.add_handler(self.prefix, self)
@@ -796,8 +797,8 @@ class FeedApi:
 
     prefix = "https://interface.sina.cn/pc_api/public_news_data.d.json"
 
-    def __init__(self, lists: dict[str, list[dict]] | None = None) -> None:
-        self.lists: dict[str, list[dict]] = dict(lists or {})
+    def __init__(self, lists: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self.lists: dict[str, list[dict[str, Any]]] = dict(lists or {})
 
     def install(self, proxy: ReplayProxy) -> FeedApi:
         proxy.add_handler(self.prefix, self)
@@ -822,7 +823,7 @@ class CorpusCase:
 
     name: str
     page: bytes
-    item: dict
+    item: dict[str, Any]
     expected: bytes  # HEXO_BODY=clean, the default
     expected_path: str
     expected_sample: bytes = b""  # HEXO_BODY=sample

@@ -68,7 +68,8 @@ class Scrapyd:
             token = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         with _direct.open(request, timeout=10) as response:
-            return json.load(response)
+            answer: dict[str, Any] = json.load(response)
+        return answer
 
     def schedule(self, jobid: str, settings: dict[str, str], spider: str = SPIDER, **spider_args: str) -> str:
         data = [("project", PROJECT), ("spider", spider), ("jobid", jobid)]
@@ -76,7 +77,9 @@ class Scrapyd:
         data += list(spider_args.items())
         answer = self.call("schedule.json", data)
         assert answer["status"] == "ok", answer
-        return answer["jobid"]
+        scheduled = answer["jobid"]
+        assert isinstance(scheduled, str), answer
+        return scheduled
 
     def jobs(self) -> dict[str, dict[str, Any]]:
         """Job id -> its listjobs.json entry, with the state (pending/running/finished) added."""
@@ -117,7 +120,8 @@ def output_settings(folder: Path, **extra: str) -> dict[str, str]:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def environment(tmp: Path, proxy_url: str | None) -> dict[str, str]:
