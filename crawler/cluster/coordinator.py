@@ -216,4 +216,4 @@ def redis_address(url: str) -> str:
     if "@" not in url:
         return url
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"  # the last @, as redis-py splits it

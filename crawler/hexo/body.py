@@ -19,7 +19,7 @@ from crawler.hexo.html_serializer import (
     escape_attribute,
     escape_text,
 )
-from crawler.hexo.inert import inert_visit, is_hexo_comment
+from crawler.hexo.inert import inert_visit, make_inert
 from crawler.hexo.namespaces import HTML, child_namespace
 from crawler.hexo.publishing import delete_blank_lines, is_comment, publishing_visit
 from crawler.hexo.tree_walk import prune
@@ -96,7 +96,7 @@ def _apply_rules(root: LexborNode, base: str, style: BodyStyle) -> tuple[str, li
     if style == "clean":  # rule 5, with 8a (before IMG is chosen) and 8b: every comment goes
         prune(root, _clean_visit, is_comment)
     else:
-        prune(root, inert_visit, is_hexo_comment)
+        make_inert(root)
     html, spans = _SERIALIZERS[style].children_and_images(root)
     if style == "clean":
         html, spans = delete_blank_lines(html, spans)

@@ -1,0 +1,98 @@
+"""``scrapy crawl``'s exit status (crawler.commands.crawl), in this process: the project's
+command runs a whole crawl answered from recorded responses (tests/support/inprocess.py)
+on a crawler process that owns an event loop, as Scrapy's AsyncCrawlerProcess does, but
+installs no logging and no signal handlers in the test process.  The same statuses seen
+from a shell (a real ``scrapy crawl``) are in tests/test_e2e_operations.py."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from scrapy.crawler import AsyncCrawlerRunner, CrawlerProcessBase
+from scrapy.exceptions import UsageError
+from scrapy.settings import Settings
+
+from crawler.commands.crawl import Command
+from crawler.extensions.runstate import RunState
+from crawler.sina.zhibo_api import zhibo_api_url
+from tests.conftest import RECORDED
+from tests.support.inprocess import Answer, project_settings
+
+ZHIBO = Answer(
+    (RECORDED / "zhibo.api.zhibo.feed_zhibo_id152_page1.trimmed.json").read_bytes(), content_type="application/json"
+)
+
+
+class _Process(AsyncCrawlerRunner):
+    """What the command asks of Scrapy's crawler process (create_crawler, crawl, start,
+    bootstrap_failed), on an event loop of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+
+    def start(self) -> None:
+        try:
+            self.loop.run_until_complete(self.join())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            asyncio.set_event_loop(None)
+            self.loop.close()
+
+
+def _crawl(tmp_path: Path, answers: dict[str, Answer], args: list[str] | None = None, **spargs: str) -> int:
+    """``scrapy crawl sina_finance -a …``'s exit status."""
+    command = Command()
+    process = _Process(project_settings(tmp_path, RECORDED_ANSWERS=answers))
+    command.crawler_process = cast(CrawlerProcessBase, process)
+    try:
+        command.run(["sina_finance"] if args is None else args, argparse.Namespace(spargs=spargs))
+    finally:
+        process.close()  # a usage error starts nothing
+    return command.exitcode
+
+
+def test_a_run_that_wrote_its_posts_exits_0(tmp_path: Path) -> None:
+    assert _crawl(tmp_path, {zhibo_api_url("152", 1): ZHIBO}, sections="zhibo") == 0
+    assert len(list((tmp_path / "posts").rglob("*.md"))) == 3
+
+
+def test_a_run_whose_every_listing_failed_exits_1(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert _crawl(tmp_path, {}, sections="china") == 1
+    assert "Run failed: all_listings_failed" in caplog.text
+
+
+def test_a_wrong_spider_argument_exits_2_with_one_plain_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert _crawl(tmp_path, {}, sections="no-such-section") == 2
+    (line,) = [record for record in caplog.records if record.getMessage().startswith("Not crawling: ")]
+    assert "no-such-section" in line.getMessage() and line.exc_info is None
+    assert not (tmp_path / "posts").exists()  # stopped before anything was opened
+
+
+def test_a_crawl_that_cannot_start_for_another_reason_is_logged_with_its_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(crawler: Any) -> RunState:
+        raise RuntimeError("a bug in a component")
+
+    monkeypatch.setattr(RunState, "from_crawler", broken)  # an extension: built before anything opens
+    assert _crawl(tmp_path, {}, sections="china") == 1
+    (line,) = [record for record in caplog.records if record.getMessage() == "The crawl could not start"]
+    assert line.levelno == logging.ERROR and line.exc_info is not None
+    assert str(line.exc_info[1]) == "a bug in a component"
+
+
+@pytest.mark.parametrize("args", [[], ["sina_finance", "sina_finance_worker"]])
+def test_a_crawl_runs_one_spider(tmp_path: Path, args: list[str]) -> None:
+    with pytest.raises(UsageError, match=r"run one spider: scrapy crawl <spider>"):
+        _crawl(tmp_path, {}, args)
