@@ -565,12 +565,9 @@ _DOM_AUDIT_JS = r"""
 }
 """
 
-# Runs in the page: focus every element in the container and send it the events a mouse
-# passing over it sends (untrusted events still run on* attributes). Returns the
-# page-coordinate centres of the visible elements that carry an on* attribute, for the
-# real mouse to pass over too (about 20 ms a move: too slow for every element).
-_INTERACT_JS = r"""
-(selector) => {
+# Put in place of %ELEMENTS% in the page scripts below: every element inside the
+# containers that ``selector`` matches, shadow roots included, in document order.
+_ELEMENTS_JS = """\
   const roots = Array.from(document.querySelectorAll(selector));
   const elements = [];
   const collect = node => {
@@ -581,6 +578,15 @@ _INTERACT_JS = r"""
     }
   };
   roots.forEach(collect);
+"""
+
+# Runs in the page: focus every element in the container and send it the events a mouse
+# passing over it sends (untrusted events still run on* attributes). Returns the
+# page-coordinate centres of the visible elements that carry an on* attribute, for the
+# real mouse to pass over too (about 20 ms a move: too slow for every element).
+_INTERACT_JS = r"""
+(selector) => {
+%ELEMENTS%
   const centres = [];
   for (const el of elements) {
     try { el.focus({ preventScroll: true }); } catch (e) { /* not focusable */ }
@@ -601,7 +607,7 @@ _INTERACT_JS = r"""
   if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
   return centres;
 }
-"""
+""".replace("%ELEMENTS%\n", _ELEMENTS_JS)
 
 # Runs in the page: click every element in the container, in document order (as
 # element.click(): the click event, then the element's activation behaviour: a link is
@@ -610,16 +616,7 @@ _INTERACT_JS = r"""
 # the URLs (without fragment) of the http(s) links the clicks followed.
 _CLICK_JS = r"""
 async (selector) => {
-  const roots = Array.from(document.querySelectorAll(selector));
-  const elements = [];
-  const collect = node => {
-    for (const el of Array.from(node.children)) {
-      elements.push(el);
-      collect(el);
-      if (el.shadowRoot) collect(el.shadowRoot);
-    }
-  };
-  roots.forEach(collect);
+%ELEMENTS%
   const followed = new Set();
   const pause = () => new Promise(resolve => setTimeout(resolve, 40));
   for (const el of elements) {
@@ -639,7 +636,7 @@ async (selector) => {
   }
   return Array.from(followed);
 }
-"""
+""".replace("%ELEMENTS%\n", _ELEMENTS_JS)
 
 _VIEWPORT = {"width": 1280, "height": 800}
 _MAX_DIALOGS = 50  # a post that alerts in a loop

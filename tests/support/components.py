@@ -15,18 +15,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
+from tests.support.settings import output_settings as output_settings
 from tests.support.settings import own_settings
 
 SPIDER_NAME = "components"
-
-
-def output_settings(tmp_path: Path) -> dict[str, str]:
-    """HEXO_POSTS_DIR, STATE_DB and MANIFEST under tmp_path."""
-    return {
-        "HEXO_POSTS_DIR": str(tmp_path / "posts"),
-        "STATE_DB": str(tmp_path / "state.sqlite"),
-        "MANIFEST": str(tmp_path / "manifest.jsonl"),
-    }
 
 
 def make_crawler(tmp_path: Path, settings: Mapping[str, Any] | None = None) -> Crawler:

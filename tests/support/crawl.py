@@ -12,6 +12,7 @@ from typing import Any
 
 from crawler.storage.locking import LOCK_NAME
 from tests.conftest import CORPUS  # noqa: F401  (re-exported: modules import it from here too)
+from tests.support.settings import output_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,9 +42,7 @@ def crawl_command(
     crawler installed in that interpreter's environment runs (see ``crawl_folder``)."""
     work.mkdir(parents=True, exist_ok=True)
     all_settings = {
-        "HEXO_POSTS_DIR": str(work / "posts"),
-        "STATE_DB": str(work / "state.sqlite"),
-        "MANIFEST": str(work / "manifest.jsonl"),
+        **output_settings(work),
         "SINA_STATS_FILE": str(work / "stats.json"),
         "LOG_FILE": str(work / "crawl.log"),
         "LOG_FILE_APPEND": "False",

@@ -25,6 +25,9 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import Settings
 
+from tests.support.settings import output_settings
+from tests.support.settings import project_settings as crawl_settings
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -82,13 +85,9 @@ class _Lines(logging.Handler):
 def project_settings(work: Path, **overrides: Any) -> Settings:
     """The project's settings (crawler.settings), its output under ``work``, no waiting
     between requests, parsing in this process."""
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.update(
+    settings = crawl_settings(
         {
-            "HEXO_POSTS_DIR": str(work / "posts"),
-            "STATE_DB": str(work / "state.sqlite"),
-            "MANIFEST": str(work / "manifest.jsonl"),
+            **output_settings(work),
             "SINA_PARSE_WORKERS": 0,
             "DOWNLOAD_DELAY": 0,
             "AUTOTHROTTLE_ENABLED": False,
@@ -100,8 +99,7 @@ def project_settings(work: Path, **overrides: Any) -> Settings:
             "MEMUSAGE_ENABLED": False,
             "LOG_LEVEL": "DEBUG",
             **overrides,
-        },
-        priority="cmdline",
+        }
     )
     settings["DOWNLOADER_MIDDLEWARES"] = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), RecordedSite: 755}
     return settings

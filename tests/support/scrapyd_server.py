@@ -27,6 +27,7 @@ import pytest
 
 from tests.support.crawl import REPO
 from tests.support.replay_proxy import ReplayProxy, RollApi
+from tests.support.settings import output_settings as run_output
 
 PROJECT = "sina_finance_hexo"  # the [deploy] project of scrapy.cfg
 SPIDER = "sina_finance"
@@ -106,9 +107,7 @@ class Scrapyd:
 def output_settings(folder: Path, **extra: str) -> dict[str, str]:
     """A job's settings: its posts, state, manifest and stats under ``folder``."""
     return {
-        "HEXO_POSTS_DIR": str(folder / "posts"),
-        "STATE_DB": str(folder / "state.sqlite"),
-        "MANIFEST": str(folder / "manifest.jsonl"),
+        **run_output(folder),
         "SINA_STATS_FILE": str(folder / "stats.json"),
         # The politeness defaults stay on; only the start delay is shortened.
         "AUTOTHROTTLE_START_DELAY": "0.1",

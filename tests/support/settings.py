@@ -3,6 +3,7 @@ is) at Scrapy's ``project`` priority, and the given values as ``-s`` gives them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from scrapy.settings import Settings
@@ -27,3 +28,12 @@ def own_settings(values: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def is_own_setting(name: str) -> bool:
     return name.startswith(("SINA_", "HEXO_", "RETRY_BACKOFF_")) or name in ("STATE_DB", "MANIFEST")
+
+
+def output_settings(folder: Path) -> dict[str, str]:
+    """HEXO_POSTS_DIR, STATE_DB and MANIFEST under ``folder``: where a test's run writes."""
+    return {
+        "HEXO_POSTS_DIR": str(folder / "posts"),
+        "STATE_DB": str(folder / "state.sqlite"),
+        "MANIFEST": str(folder / "manifest.jsonl"),
+    }
