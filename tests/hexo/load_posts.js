@@ -8,7 +8,10 @@
 // `new Hexo(base, {silent: true})`, `init()`, `load()` (which also renders every
 // post through Nunjucks + the markdown renderer), and prints ONE JSON array:
 //   [{"source": "<path under source/_posts>", "title": ..., "date": "<ISO 8601 UTC>",
-//     "categories": [...], "raw_has_content": bool}, ...]
+//     "categories": [...], "raw_has_content": bool, "excerpt": "<post.excerpt>",
+//     "tags": [<tag names, Hexo's order>], "updated": "<ISO 8601 UTC>" or null}, ...]
+// (excerpt: the front matter's, else what Hexo cut at <!-- more -->, else "";
+// updated: the front matter's, else the file's mtime, as `updated_option: mtime` says)
 // sorted by source. Exits non-zero (message on stderr) when Hexo logs an error,
 // rejects, or does not turn every copied file into a post.
 'use strict';
@@ -90,7 +93,10 @@ async function main() {
       title: post.title,
       date: post.date ? post.date.toISOString() : null,
       categories: categoryNames(post),
-      raw_has_content: typeof post.content === 'string' && post.content.length > 0
+      raw_has_content: typeof post.content === 'string' && post.content.length > 0,
+      excerpt: post.excerpt,
+      tags: post.tags.map(tag => tag.name),
+      updated: post.updated ? post.updated.toISOString() : null
     }));
     out.sort((a, b) => byName(a.source, b.source));
 

@@ -44,7 +44,9 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict[str,
 
     Returns one dict per post, sorted by ``source`` (the path relative to
     ``source/_posts``, forward slashes), with ``title``, ``date`` (ISO 8601 UTC),
-    ``categories`` (names, root first) and ``raw_has_content``.
+    ``categories`` (names, root first), ``raw_has_content``, ``excerpt`` (Hexo's: the
+    front matter's, else the text before ``<!-- more -->``, else ""), ``tags`` (names) and
+    ``updated`` (ISO 8601 UTC: the front matter's, else the file's modification time).
     Raises RuntimeError (with Hexo's stderr) when Hexo fails or is not installed.
     """
     if not hexo_installed():
