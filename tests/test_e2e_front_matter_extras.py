@@ -1,0 +1,136 @@
+"""HEXO_FRONT_MATTER_EXTRAS read back by real Hexo 7: every golden post (articles and
+flashes) with each extra alone, each pair and all three is loaded by Hexo
+(tests/hexo/load_posts.js), which must give back exactly the excerpt, the tags and the
+updated date we wrote, and the same title, date and categories as without them.  A post
+whose excerpt and tags hold everything that could be markup to Hexo, a theme or a browser
+(quotes, ``<script>``, ``---``, ``{% %}``, ``<!-- more -->``, backticks) is read back as
+written, and its post page and the index page that shows its excerpt run nothing in
+Chromium; a control post whose excerpt is raw markup shows that the audit would see it.
+
+Needs Node.js, ``npm ci --prefix tests/hexo`` and Debian's chromium; fails, never skips.
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.hexo.fields import html_text, rfc1123, yaml_quote
+from crawler.hexo.post import PostContent, escape_braces, render_post_bytes
+from tests.support.blog import audit_pages, build_site, require_blog_tools, serve
+from tests.support.extras import EXTRA_SETS, golden_posts
+from tests.support.hexo import hexo_installed, load_with_hexo, not_installed_message
+
+pytestmark = [pytest.mark.e2e, pytest.mark.hexo]
+
+GOLDENS = golden_posts()
+HOSTILE = "It's \"quoted\" <script>alert('x')</script> --- {% raw %} <!-- more --> ```js``` ~~~ <b>&amp;</b>"
+HOSTILE_TAGS = (HOSTILE, "---", "<img src=x onerror=alert(2)>", "{{ config }}")
+DATE = "Mon, 24 Jan 2022 11:02:07 GMT"
+CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
+
+
+def _as_written(text: str) -> str:
+    """A plain text as the extras write it, which Hexo must give back unchanged."""
+    return escape_braces(html_text(text))
+
+
+def _iso(rfc: str) -> str:
+    return parsedate_to_datetime(rfc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _hostile_post(title: str) -> PostContent:
+    return PostContent(
+        title=title,
+        categories=CATEGORIES,
+        author="新浪财经",
+        date=DATE,
+        headimg=None,
+        body="<p>正文</p>",
+        excerpt=HOSTILE,
+        tags=HOSTILE_TAGS,
+        updated="Tue, 25 Jan 2022 01:00:00 GMT",
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every golden under ``<extras>/`` for each set of extras and ``default/``, and the
+    hostile post, loaded by Hexo in one run; keyed by source."""
+    if not hexo_installed():
+        pytest.fail(not_installed_message(), pytrace=False)
+    root = tmp_path_factory.mktemp("extras")
+    for extras in [(), *EXTRA_SETS]:
+        for golden in GOLDENS:
+            path = root / ("+".join(extras) or "default") / golden.expected_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(golden.render(extras))
+    (root / "hostile.md").write_bytes(render_post_bytes(_hostile_post("hostile")))
+    return {post["source"]: post for post in load_with_hexo(root)}
+
+
+@pytest.mark.parametrize("extras", EXTRA_SETS, ids=["+".join(extras) for extras in EXTRA_SETS])
+def test_hexo_reads_back_what_each_set_of_extras_wrote(
+    loaded: dict[str, dict[str, Any]], extras: tuple[str, ...]
+) -> None:
+    seen = {"excerpt": 0, "tags": 0, "updated": 0}
+    for golden in GOLDENS:
+        post, default = loaded[f"{'+'.join(extras)}/{golden.expected_path}"], loaded[f"default/{golden.expected_path}"]
+        for field in ("title", "date", "categories"):
+            assert post[field] == default[field], (golden.name, field)
+        written = golden.post
+        if "excerpt" in extras and written.excerpt:
+            assert post["excerpt"] == _as_written(written.excerpt), golden.name
+            seen["excerpt"] += 1
+        else:
+            assert post["excerpt"] == "", golden.name  # no excerpt line, no <!-- more -->
+        if "tags" in extras and written.keywords:
+            assert sorted(post["tags"]) == sorted(_as_written(tag) for tag in written.keywords), golden.name
+            seen["tags"] += 1
+        else:
+            assert post["tags"] == [], golden.name
+        if "updated" in extras and written.updated is not None:
+            assert post["updated"] == _iso(rfc1123(written.updated)), golden.name
+            seen["updated"] += 1
+    for extra in extras:  # the goldens give each extra to several posts
+        assert seen[extra] >= 3, extra
+    if "updated" in extras:  # and leave the unedited ones without
+        assert seen["updated"] < len(GOLDENS)
+
+
+def test_hexo_reads_the_hostile_extras_back_exactly(loaded: dict[str, dict[str, Any]]) -> None:
+    post = loaded["hostile.md"]
+    assert post["excerpt"] == _as_written(HOSTILE)
+    assert "<" not in post["excerpt"] and "{%" not in post["excerpt"]
+    assert sorted(post["tags"]) == sorted(_as_written(tag) for tag in HOSTILE_TAGS)
+    assert post["updated"] == "2022-01-25T01:00:00.000Z"
+    assert post["title"] == "hostile" and post["date"] == "2022-01-24T11:02:07.000Z"
+
+
+@pytest.mark.browser
+def test_hostile_extras_run_nothing_on_the_blog(tmp_path: Path) -> None:
+    """The hostile post's page (its tags) and the index page that shows its excerpt run
+    nothing; the control, the same excerpt written raw, runs on its index page."""
+    require_blog_tools()
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "hostile.md").write_bytes(render_post_bytes(_hostile_post("hostile")))
+    control = render_post_bytes(_hostile_post("control")).decode("utf-8")
+    raw = "<img src=x onerror=alert(3)>"
+    control = control.replace(f"excerpt: {yaml_quote(_as_written(HOSTILE))}", f"excerpt: {yaml_quote(raw)}")
+    assert raw in control
+    (posts / "control.md").write_text(control, encoding="utf-8")
+    site = build_site(posts, tmp_path / "public", per_page=1)
+    assert not site.unpublished
+    pages = {post.source: (post.path, site.index_of(post.source).path) for post in site.posts}
+    with serve(tmp_path / "public") as base_url:
+        audits = audit_pages(base_url, [page for both in pages.values() for page in both], settle_ms=250)
+    post_page, index_page = pages["hostile.md"]
+    assert audits[post_page].problems() == []
+    assert audits[index_page].problems() == []
+    index_html = (tmp_path / "public" / index_page).read_text(encoding="utf-8")
+    assert _as_written(HOSTILE) in index_html, "the excerpt is on the index page, as written"
+    assert audits[pages["control.md"][1]].dialogs, "the control's raw excerpt runs"
