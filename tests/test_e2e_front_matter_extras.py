@@ -20,11 +20,14 @@ import pytest
 
 from crawler.hexo.fields import html_text, rfc1123, yaml_quote
 from crawler.hexo.post import PostContent, escape_braces, render_post_bytes
+from tests.conftest import CASES
 from tests.support.blog import audit_pages, build_site, require_blog_tools, serve
-from tests.support.extras import EXTRA_SETS, golden_posts
+from tests.support.crawl import files_under, run_crawl
+from tests.support.extras import EXTRA_SETS, golden_posts, split_front_matter, without_extras
 from tests.support.hexo import hexo_installed, load_with_hexo, not_installed_message
+from tests.support.replay_proxy import ReplayProxy, serve_corpus
 
-pytestmark = [pytest.mark.e2e, pytest.mark.hexo]
+pytestmark = pytest.mark.e2e
 
 GOLDENS = golden_posts()
 HOSTILE = "It's \"quoted\" <script>alert('x')</script> --- {% raw %} <!-- more --> ```js``` ~~~ <b>&amp;</b>"
@@ -72,6 +75,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
     return {post["source"]: post for post in load_with_hexo(root)}
 
 
+@pytest.mark.hexo
 @pytest.mark.parametrize("extras", EXTRA_SETS, ids=["+".join(extras) for extras in EXTRA_SETS])
 def test_hexo_reads_back_what_each_set_of_extras_wrote(
     loaded: dict[str, dict[str, Any]], extras: tuple[str, ...]
@@ -101,6 +105,7 @@ def test_hexo_reads_back_what_each_set_of_extras_wrote(
         assert seen["updated"] < len(GOLDENS)
 
 
+@pytest.mark.hexo
 def test_hexo_reads_the_hostile_extras_back_exactly(loaded: dict[str, dict[str, Any]]) -> None:
     post = loaded["hostile.md"]
     assert post["excerpt"] == _as_written(HOSTILE)
@@ -110,6 +115,7 @@ def test_hexo_reads_the_hostile_extras_back_exactly(loaded: dict[str, dict[str, 
     assert post["title"] == "hostile" and post["date"] == "2022-01-24T11:02:07.000Z"
 
 
+@pytest.mark.hexo
 @pytest.mark.browser
 def test_hostile_extras_run_nothing_on_the_blog(tmp_path: Path) -> None:
     """The hostile post's page (its tags) and the index page that shows its excerpt run
@@ -134,3 +140,40 @@ def test_hostile_extras_run_nothing_on_the_blog(tmp_path: Path) -> None:
     index_html = (tmp_path / "public" / index_page).read_text(encoding="utf-8")
     assert _as_written(HOSTILE) in index_html, "the excerpt is on the index page, as written"
     assert audits[pages["control.md"][1]].dialogs, "the control's raw excerpt runs"
+
+
+# --- the real spider ---------------------------------------------------------------------
+
+
+def test_a_crawl_writes_the_extras_and_a_crawl_without_them_takes_them_out(tmp_path: Path) -> None:
+    """The setting through the real crawl: the corpus with every extra (the sample's lines
+    byte for byte), then without (the goldens again: the state recorded the extras with the
+    post format, so every post is fetched and written again)."""
+    every = "excerpt,tags,updated"
+    by_path = {golden.expected_path: golden for golden in GOLDENS}
+    with ReplayProxy() as proxy:
+        serve_corpus(proxy, CASES, pageid="155", lid="1686")
+        with_extras = run_crawl(proxy.url, tmp_path, "sections=china", settings={"HEXO_FRONT_MATTER_EXTRAS": every})
+        files = files_under(tmp_path / "posts")
+        without = run_crawl(proxy.url, tmp_path, "sections=china")
+        files_without = files_under(tmp_path / "posts")
+    assert with_extras.returncode == 0, with_extras.log[-3000:]
+    assert sorted(files) == sorted(case.expected_path for case in CASES)
+    for path, data in files.items():
+        assert without_extras(data.decode("utf-8")) == by_path[path].expected.decode("utf-8"), path
+        assert data == by_path[path].render(("excerpt", "tags", "updated")), path
+    assert sum(bool(split_front_matter(data.decode("utf-8"))[1]) for data in files.values()) == len(CASES)
+    assert without.returncode == 0, without.log[-3000:]
+    assert without.stat("sina/posts/updated") == len(CASES)
+    assert files_without == {case.expected_path: case.expected for case in CASES}
+
+
+def test_an_unknown_extra_stops_the_crawl_at_start(tmp_path: Path) -> None:
+    with ReplayProxy() as proxy:
+        result = run_crawl(
+            proxy.url, tmp_path, "sections=china", settings={"HEXO_FRONT_MATTER_EXTRAS": "excerpt,summary"}
+        )
+        requested = proxy.urls()
+    assert result.returncode == 2
+    assert "Not crawling: HEXO_FRONT_MATTER_EXTRAS: 'summary': expected some of excerpt, tags, updated" in result.log
+    assert requested == []
