@@ -177,3 +177,37 @@ def test_an_unknown_extra_stops_the_crawl_at_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Not crawling: HEXO_FRONT_MATTER_EXTRAS: 'summary': expected some of excerpt, tags, updated" in result.log
     assert requested == []
+
+
+# --- the Hexo site's time zone (docs/usage.md#the-hexo-site) ----------------------------
+
+
+@pytest.mark.hexo
+@pytest.mark.parametrize(
+    ("tz", "timezone", "date", "path"),
+    [
+        ("UTC", None, "2022-01-24T23:02:07.000Z", "2022/01/24/"),  # the right moment, UTC's day
+        ("UTC", "Asia/Shanghai", "2022-01-24T15:02:07.000Z", "2022/01/24/"),  # 8 h early, UTC's day
+        ("Asia/Shanghai", None, "2022-01-24T23:02:07.000Z", "2022/01/25/"),  # Beijing's day
+        ("Asia/Shanghai", "Asia/Shanghai", "2022-01-24T23:02:07.000Z", "2022/01/25/"),
+    ],
+    ids=["utc-server", "utc-server-timezone-set", "beijing-process", "beijing-process-timezone-set"],
+)
+def test_a_posts_day_is_the_zone_hexo_runs_in(
+    tmp_path: Path, tz: str, timezone: str | None, date: str, path: str
+) -> None:
+    """An article published at 07:02 Beijing time: what docs/usage.md says of
+    ``timezone: Asia/Shanghai`` and ``TZ=Asia/Shanghai``, measured with the Hexo we test."""
+    if not hexo_installed():
+        pytest.fail(not_installed_message(), pytrace=False)
+    post = PostContent(
+        title="morning",
+        categories=CATEGORIES,
+        author="新浪财经",
+        date="Mon, 24 Jan 2022 23:02:07 GMT",
+        headimg=None,
+        body="<p>正文</p>",
+    )
+    (tmp_path / "morning.md").write_bytes(render_post_bytes(post))
+    (loaded,) = load_with_hexo(tmp_path, timezone=timezone, tz=tz)
+    assert (loaded["date"], loaded["path"]) == (date, f"{path}morning/")
