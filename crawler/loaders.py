@@ -136,7 +136,7 @@ def load_flash(flash: Flash, section: Section, style: BodyStyle) -> FlashPost:
         title=title,
         date=date,
         summary=_strip(flash.plain_text),
-        excerpt=clean_title(flash.lead),
+        excerpt=_strip(flash.lead),  # text already: its entities were decoded once
         keywords=split_keywords(flash.tags),
         tags=flash.tags,
         stocks=tuple(Stock(stock["market"], stock["symbol"], stock["key"]) for stock in flash.stocks),

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 
 GOLDENS = golden_posts()
 HOSTILE = "It's \"quoted\" <script>alert('x')</script> --- {% raw %} <!-- more --> ```js``` ~~~ <b>&amp;</b>"
-HOSTILE_TAGS = (HOSTILE, "---", "<img src=x onerror=alert(2)>", "{{ config }}")
+HOSTILE_TAGS = (HOSTILE, "---", "<img src=x onerror=alert(2)>", "{{ config }}", "a\x01\x7f\x85b")
 DATE = "Mon, 24 Jan 2022 11:02:07 GMT"
 CATEGORIES = ("金融", "新浪财经", "新浪财经－国內")
 
@@ -111,6 +111,7 @@ def test_hexo_reads_the_hostile_extras_back_exactly(loaded: dict[str, dict[str, 
     assert post["excerpt"] == _as_written(HOSTILE)
     assert "<" not in post["excerpt"] and "{%" not in post["excerpt"]
     assert sorted(post["tags"]) == sorted(_as_written(tag) for tag in HOSTILE_TAGS)
+    assert "a b" in post["tags"], "the control characters YAML refuses are left out"
     assert post["updated"] == "2022-01-25T01:00:00.000Z"
     assert post["title"] == "hostile" and post["date"] == "2022-01-24T11:02:07.000Z"
 
@@ -139,6 +140,9 @@ def test_hostile_extras_run_nothing_on_the_blog(tmp_path: Path) -> None:
     assert audits[index_page].problems() == []
     index_html = (tmp_path / "public" / index_page).read_text(encoding="utf-8")
     assert _as_written(HOSTILE) in index_html, "the excerpt is on the index page, as written"
+    post_html = (tmp_path / "public" / post_page).read_text(encoding="utf-8")
+    assert post_html.count('class="article-tag-list-link"') == len(HOSTILE_TAGS), "the tags are on the post page"
+    assert "<img src=x" not in post_html and "<script>alert" not in post_html
     assert audits[pages["control.md"][1]].dialogs, "the control's raw excerpt runs"
 
 

@@ -136,6 +136,16 @@ def test_hostile_text_is_written_inert() -> None:
     assert not re.search(r"[<>\"`{}]", "\n".join(added))
 
 
+def test_what_yaml_cannot_hold_is_left_out() -> None:
+    """Hexo's YAML refuses a file holding a control character: they go, as from a title,
+    and a tag left empty goes with them."""
+    assert html_text("a\x01\x7f\x85b\uffff") == "a b\uffff"
+    content = PostContent(
+        "t", ("a", "b", "c"), "x", "Mon, 24 Jan 2022 11:02:07 GMT", None, "", "\x02", ("\x01", "t", "t")
+    )
+    assert split_front_matter(render_post(content))[1] == ["tags:", " - 't'"]
+
+
 def test_the_state_records_the_extras_with_the_post_format() -> None:
     assert post_format("clean") == "3/clean"
     assert post_format("sample", ("updated", "excerpt")) == "3/sample+excerpt,updated"

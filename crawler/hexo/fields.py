@@ -60,8 +60,10 @@ def html_text(value: str) -> str:
     Hexo hands a front-matter ``excerpt`` to themes as HTML (landscape writes it unescaped
     on index pages) and some helpers write tag names unescaped, so the text cannot open an
     element, a comment, an attribute or a code span anywhere a theme puts it; a browser
-    shows the same characters."""
-    return value.translate(_HTML_TEXT)
+    shows the same characters.  Control characters that are not whitespace are deleted
+    (Hexo's YAML refuses a file holding one) and whitespace runs collapsed, as in a title."""
+    text = "".join(ch for ch in value if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(text.split()).translate(_HTML_TEXT)
 
 
 def utc_from_timestamp(seconds: int | str) -> datetime:

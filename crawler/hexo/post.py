@@ -85,11 +85,13 @@ def front_matter_extras(post: PostContent) -> list[str]:
     excerpt and each tag are HTML text (crawler.hexo.fields.html_text) quoted like the
     title; their braces are escaped with the rest of the text."""
     lines = []
-    if post.excerpt:
-        lines.append(f"excerpt: {yaml_quote(html_text(post.excerpt))}")
-    if post.tags:
+    excerpt = html_text(post.excerpt) if post.excerpt else ""
+    if excerpt:
+        lines.append(f"excerpt: {yaml_quote(excerpt)}")
+    tags = [text for text in dict.fromkeys(html_text(tag) for tag in post.tags) if text]
+    if tags:
         lines.append("tags:")
-        lines += [f" - {yaml_quote(html_text(tag))}" for tag in post.tags]
+        lines += [f" - {yaml_quote(tag)}" for tag in tags]
     if post.updated:
         lines.append(f"updated: {post.updated}")
     return lines
