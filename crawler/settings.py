@@ -20,6 +20,7 @@ HEXO_IMAGE_HOSTS = ["*.sinaimg.cn", "*.sina.com.cn", "*.sina.cn"]  # HEXO_IMAGES
 HEXO_IMAGES_MAX_PER_POST = 100  # local images one post may store; the rest stay remote
 HEXO_IMAGES_MAX_BYTES_PER_RUN = 2 * 1024**3  # bytes of images one run may store (2 GiB)
 HEXO_BODY = "clean"  # "clean" (publishable) or "sample" (the 2022 chain's body: post format §3 rule 8)
+HEXO_FRONT_MATTER_EXTRAS: list[str] = []  # some of "excerpt", "tags", "updated": front-matter lines after the sample's
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)

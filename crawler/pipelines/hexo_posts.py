@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def post_content(placed: PlacedPost) -> PostContent:
+def post_content(placed: PlacedPost, extras: Collection[str] = ()) -> PostContent:
     """The post as spec §1 writes it; with HEXO_IMAGES=local, the images stored beside it
-    (their file names) replace their URLs."""
+    (their file names) replace their URLs.  ``extras`` (HEXO_FRONT_MATTER_EXTRAS): the
+    front-matter lines after the sample's that it has, each only when the post has a value."""
     post = placed.post
     local = {image.url: PurePosixPath(image.path).name for image in placed.image_files}
     body = post.body
@@ -41,6 +43,9 @@ def post_content(placed: PlacedPost) -> PostContent:
         date=rfc1123(post.date),
         headimg=headimg,
         body=html,
+        excerpt=post.excerpt if "excerpt" in extras else None,
+        tags=post.keywords if "tags" in extras else (),
+        updated=rfc1123(post.updated) if "updated" in extras and post.updated is not None else None,
     )
 
 
@@ -78,7 +83,7 @@ class HexoPostsPipeline:
         assert state is not None and manifest is not None, "PostPathPipeline opens the run"
         post = item.post
         try:
-            data = render_post_bytes(post_content(item))
+            data = render_post_bytes(post_content(item, self.run.output.front_matter_extras))
             written = await self._write(self.posts_dir / item.path, data)
         except UnsafePath as exc:
             raise self._failed("unsafe_path", item, str(exc)) from exc

@@ -80,6 +80,19 @@ def parse_roll_page(text: str) -> RollPage:
     )
 
 
+# The roll API ends some intros with the site's name (``…被控受贿..._新浪网``): it is
+# Sina's, not the article's.
+SITE_SUFFIXES = ("_新浪网",)
+
+
+def without_site_suffix(intro: str) -> str:
+    """An item's intro (as text) without the site's name at its end."""
+    for suffix in SITE_SUFFIXES:
+        if intro.endswith(suffix):
+            return intro[: -len(suffix)].rstrip()
+    return intro
+
+
 class SkippedItem(Exception):
     """A listed item that gives no article; ``reason`` names it in stats and logs."""
 
