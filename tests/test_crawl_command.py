@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any, cast
@@ -19,9 +20,13 @@ from scrapy.settings import Settings
 
 from crawler.commands.crawl import Command
 from crawler.extensions.runstate import RunState
+from crawler.extensions.runsummary import TEMPLATE_CHANGED_STAT
+from crawler.sina.roll_api import roll_api_url
 from crawler.sina.zhibo_api import zhibo_api_url
-from tests.conftest import RECORDED
+from tests.conftest import RECORDED, corpus_case
 from tests.support.inprocess import Answer, project_settings
+from tests.support.replay_proxy import RollApi
+from tests.support.synthetic import LID, PAGEID, synthetic_articles, without_body_container
 
 ZHIBO = Answer(
     (RECORDED / "zhibo.api.zhibo.feed_zhibo_id152_page1.trimmed.json").read_bytes(), content_type="application/json"
@@ -50,10 +55,16 @@ class _Process(AsyncCrawlerRunner):
             self.loop.close()
 
 
-def _crawl(tmp_path: Path, answers: dict[str, Answer], args: list[str] | None = None, **spargs: str) -> int:
+def _crawl(
+    tmp_path: Path,
+    answers: dict[str, Answer],
+    args: list[str] | None = None,
+    settings: dict[str, str] | None = None,
+    **spargs: str,
+) -> int:
     """``scrapy crawl sina_finance -a …``'s exit status."""
     command = Command()
-    process = _Process(project_settings(tmp_path, RECORDED_ANSWERS=answers))
+    process = _Process(project_settings(tmp_path, RECORDED_ANSWERS=answers, **(settings or {})))
     command.crawler_process = cast(CrawlerProcessBase, process)
     try:
         command.run(["sina_finance"] if args is None else args, argparse.Namespace(spargs=spargs))
@@ -96,3 +107,25 @@ def test_a_crawl_that_cannot_start_for_another_reason_is_logged_with_its_traceba
 def test_a_crawl_runs_one_spider(tmp_path: Path, args: list[str]) -> None:
     with pytest.raises(UsageError, match=r"run one spider: scrapy crawl <spider>"):
         _crawl(tmp_path, {}, args)
+
+
+@pytest.mark.parametrize(("without_body", "status"), [(4, 1), (2, 0)])
+def test_a_finished_run_whose_section_mostly_lost_its_body_container_exits_1(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, without_body: int, status: int
+) -> None:
+    """Of 5 fetched article pages, 4 without a body container: "template changed?", exit 1,
+    the finish reason still finished; 2 of 5 is not most of them."""
+    items, pages = synthetic_articles([corpus_case("seed-haiguan")], 5)
+    answers = {
+        url: Answer(without_body_container(page) if number < without_body else page)
+        for number, (url, page) in enumerate(pages)
+    }
+    listing = RollApi({(PAGEID, LID): items}).envelope(PAGEID, LID)
+    answers[roll_api_url(PAGEID, LID, 1)] = Answer(json.dumps(listing).encode(), content_type="application/json")
+    stats = tmp_path / "stats.json"
+    assert _crawl(tmp_path, answers, settings={"SINA_STATS_FILE": str(stats)}, sections="china") == status
+    final = json.loads(stats.read_text(encoding="utf-8"))
+    assert final["finish_reason"] == "finished"
+    assert final["sina/section/china/fetched"] == 5 and final["sina/section/china/no_body"] == without_body
+    assert final.get(TEMPLATE_CHANGED_STAT) == (1 if status else None)
+    assert ("template changed?" in caplog.text) is bool(status)
