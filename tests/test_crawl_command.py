@@ -1,22 +1,20 @@
 """``scrapy crawl``'s exit status (crawler.commands.crawl), in this process: the project's
 command runs a whole crawl answered from recorded responses (tests/support/inprocess.py)
 on a crawler process that owns an event loop, as Scrapy's AsyncCrawlerProcess does, but
-installs no logging and no signal handlers in the test process.  The same statuses seen
-from a shell (a real ``scrapy crawl``) are in tests/test_e2e_operations.py."""
+installs no logging and no signal handlers in the test process (CommandProcess).  The same
+statuses seen from a shell (a real ``scrapy crawl``) are in tests/test_e2e_operations.py."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from scrapy.crawler import AsyncCrawlerRunner, CrawlerProcessBase
+from scrapy.crawler import CrawlerProcessBase
 from scrapy.exceptions import UsageError
-from scrapy.settings import Settings
 
 from crawler.commands.crawl import Command
 from crawler.extensions.runstate import RunState
@@ -24,35 +22,13 @@ from crawler.extensions.runsummary import TEMPLATE_CHANGED_STAT
 from crawler.sina.roll_api import roll_api_url
 from crawler.sina.zhibo_api import zhibo_api_url
 from tests.conftest import RECORDED, corpus_case
-from tests.support.inprocess import Answer, project_settings
+from tests.support.inprocess import Answer, CommandProcess, project_settings
 from tests.support.replay_proxy import RollApi
 from tests.support.synthetic import LID, PAGEID, synthetic_articles, without_body_container
 
 ZHIBO = Answer(
     (RECORDED / "zhibo.api.zhibo.feed_zhibo_id152_page1.trimmed.json").read_bytes(), content_type="application/json"
 )
-
-
-class _Process(AsyncCrawlerRunner):
-    """What the command asks of Scrapy's crawler process (create_crawler, crawl, start,
-    bootstrap_failed), on an event loop of its own."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-
-    def start(self) -> None:
-        try:
-            self.loop.run_until_complete(self.join())
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if not self.loop.is_closed():
-            asyncio.set_event_loop(None)
-            self.loop.close()
 
 
 def _crawl(
@@ -64,7 +40,7 @@ def _crawl(
 ) -> int:
     """``scrapy crawl sina_finance -a …``'s exit status."""
     command = Command()
-    process = _Process(project_settings(tmp_path, RECORDED_ANSWERS=answers, **(settings or {})))
+    process = CommandProcess(project_settings(tmp_path, RECORDED_ANSWERS=answers, **(settings or {})))
     command.crawler_process = cast(CrawlerProcessBase, process)
     try:
         command.run(["sina_finance"] if args is None else args, argparse.Namespace(spargs=spargs))

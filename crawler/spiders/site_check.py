@@ -110,7 +110,7 @@ class SiteCheckSpider(scrapy.Spider):
             skipped = f" ({len(listing.skipped)} unusable: {listing.skipped[0][0]})" if listing.skipped else ""
             self._judge(section, LISTING_BROKEN, f"{response.url}: no items{skipped}")
             return
-        listed = f"{len(listing.entries)} items"
+        listed = f"{len(listing.entries)} item{'s' if len(listing.entries) != 1 else ''}"
         if kind.posts_at_once:  # a flash is its own post: no page to fetch
             flash = listing.entries[0]
             try:
