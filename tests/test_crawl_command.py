@@ -105,3 +105,16 @@ def test_a_finished_run_whose_section_mostly_lost_its_body_container_exits_1(
     assert final["sina/section/china/fetched"] == 5 and final["sina/section/china/no_body"] == without_body
     assert final.get(TEMPLATE_CHANGED_STAT) == (1 if status else None)
     assert ("template changed?" in caplog.text) is bool(status)
+
+
+def test_a_flash_that_makes_no_post_is_no_fetched_page(tmp_path: Path) -> None:
+    """A flash has no page: its skips count in no section's ``fetched`` (nor ``no_body``)."""
+    answer = json.loads(ZHIBO.body)
+    answer["result"]["data"]["feed"]["list"][0]["rich_text"] = "<br/>"  # no text to make a title of
+    zhibo = Answer(json.dumps(answer).encode(), content_type="application/json")
+    stats = tmp_path / "stats.json"
+    settings = {"SINA_STATS_FILE": str(stats)}
+    assert _crawl(tmp_path, {zhibo_api_url("152", 1): zhibo}, settings=settings, sections="zhibo") == 0
+    final = json.loads(stats.read_text(encoding="utf-8"))
+    assert final["sina/skipped/no_title"] == 1 and final["sina/section/zhibo/skipped"] == 1
+    assert "sina/section/zhibo/fetched" not in final

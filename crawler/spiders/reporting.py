@@ -100,11 +100,12 @@ class Report:
         self.count("sina/articles/redirected")
         self.log.info("Article %s redirected to %s", listed_url, url)
 
-    def article_skipped(self, section_id: str, reason: str, url: str, detail: str) -> None:
+    def article_skipped(self, section_id: str, reason: str, url: str, detail: str, *, page: bool = True) -> None:
+        """``page``: an article's page (a flash has none, so it is not counted as fetched)."""
         self.run.section(section_id).article_skipped(reason)
         self.count(f"sina/skipped/{reason}")
         self.count(f"sina/section/{section_id}/skipped")
-        if reason in PAGE_SKIPS:
+        if page and reason in PAGE_SKIPS:
             self.count(f"sina/section/{section_id}/fetched")
         if reason == "no_body":
             self.count(f"sina/section/{section_id}/no_body")

@@ -164,7 +164,7 @@ class SinaFinanceSpider(scrapy.Spider):
             try:
                 post = load_flash(flash, section, self.run.output.body_style)
             except ArticleError as exc:
-                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail)
+                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail, page=False)
                 continue
             self.report.count("sina/zhibo/flashes")
             yield post

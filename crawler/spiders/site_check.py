@@ -39,9 +39,10 @@ ARGUMENTS = ("sections",)
 
 class SiteCheckSpider(scrapy.Spider):
     # Read-only: no pipeline writes a post; no RunState (lock, state), RunSummary, RunHealth.
-    # Quiet: the table is the output (-s LOG_LEVEL=INFO shows the run).
-    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "LOG_LEVEL": "WARNING"}  # noqa: RUF012  (a class attribute)
-    writes_posts = False
+    # Quiet: the table is the output (-s LOG_LEVEL=INFO shows the run).  Scrapy reads this
+    # class attribute, so it stays one.
+    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "LOG_LEVEL": "WARNING"}  # noqa: RUF012
+    writes_posts = False  # and were RunState enabled with -s EXTENSIONS=…: still no lock, no state
     sections: tuple[Section, ...]
     body_style: BodyStyle = DEFAULT_BODY_STYLE  # HEXO_BODY: the body rules a post would go through
     browser_meta: dict[str, Any] | None = None
