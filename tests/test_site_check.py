@@ -224,3 +224,10 @@ def test_a_section_the_check_never_finished_is_broken(tmp_path: Path) -> None:
         SectionCheck("china", "国内滚动", LISTING_BROKEN, "no answer (the check ended: shutdown)"),
         SectionCheck("page-china", spider.sections[1].name, LISTING_BROKEN, "no answer (the check ended: shutdown)"),
     ]
+
+
+def test_scrapy_help_names_the_check() -> None:
+    command = sina_check.Command()
+    assert command.syntax() == "[-a sections=id,id] [options]"
+    assert command.short_desc() == "Check that Sina's listings and article pages still read as the crawler expects"
+    assert "Exits 0 only when every section is ok. Writes no post and takes no lock." in command.long_desc()
