@@ -1,5 +1,6 @@
-"""`scrapy crawl`, exiting 1 when the run failed (see crawler.extensions.runstate.FAILED_RUN_REASONS),
-so cron, systemd and scrapyd users see a failed run as a failure, and 2 with one plain
+"""`scrapy crawl`, exiting 1 when the run failed (see crawler.extensions.runstate.FAILED_RUN_REASONS)
+or a section's article template seems to have changed (crawler.extensions.runsummary), so
+cron, systemd and scrapyd users see a failed run as a failure, and 2 with one plain
 message (no traceback) when the configuration or a spider argument is wrong."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
 from crawler.extensions.runstate import FAILED_RUN_REASONS
+from crawler.extensions.runsummary import TEMPLATE_CHANGED_STAT
 from crawler.scrapy_internals import command_crawler
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 2  # the operator's mistake, as a usage error
         elif self.crawler_process.bootstrap_failed or FAILED_RUN_REASONS.intersection(reasons):
             self.exitcode = 1
+        elif crawler.stats is not None and crawler.stats.get_value(TEMPLATE_CHANGED_STAT, 0):
+            self.exitcode = 1  # finished, but some section's pages have no body container any more
 
 
 def _report_start_failure(task: asyncio.Future[None], mistakes: list[ConfigError]) -> None:

@@ -45,19 +45,55 @@ def summarise(stats: dict[str, Any]) -> str:
 
 
 SECTION_COUNTERS = ("listed", "known", "new", "updated", "unchanged", "skipped", "failed", "list_failed")
+# A section whose fetched article pages mostly have no body container: Sina changed its
+# template?  The run then exits 1 (crawler/commands/crawl.py); at least this many pages,
+# so that one odd article fails no run.
+TEMPLATE_CHANGED_STAT = "sina/run/template_changed"  # how many sections
+TEMPLATE_CHANGED_MIN_FETCHED = 4
 
 
-def section_lines(stats: dict[str, Any]) -> list[str]:
-    """One line per section: listed, known (not fetched), new, updated, ..."""
+def _sections(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """sina/section/<id>/<counter>, by section id, then counter."""
     sections: dict[str, dict[str, int]] = {}
     for key, value in stats.items():
         parts = key.split("/")
         if len(parts) == 4 and parts[:2] == ["sina", "section"]:
             sections.setdefault(parts[2], {})[parts[3]] = int(value)
+    return sections
+
+
+def template_changed(counts: dict[str, int]) -> bool:
+    """More than half of the section's fetched article pages (at least
+    TEMPLATE_CHANGED_MIN_FETCHED) had no body container (no_body)."""
+    fetched = counts.get("fetched", 0)
+    return fetched >= TEMPLATE_CHANGED_MIN_FETCHED and 2 * counts.get("no_body", 0) > fetched
+
+
+def section_lines(stats: dict[str, Any]) -> list[str]:
+    """One line per section: listed, known (not fetched), new, updated, ...; "template
+    changed?" at the end of a section's line when template_changed says so."""
     return [
-        f"section {section_id}: " + " ".join(f"{name}={counts.get(name, 0)}" for name in SECTION_COUNTERS)
-        for section_id, counts in sorted(sections.items())
+        f"section {section_id}: "
+        + " ".join(f"{name}={counts.get(name, 0)}" for name in SECTION_COUNTERS)
+        + (" template changed?" if template_changed(counts) else "")
+        for section_id, counts in sorted(_sections(stats).items())
     ]
+
+
+def template_changes(stats: dict[str, Any]) -> list[str]:
+    """The ids of the sections whose template changed (template_changed), each said in
+    one ERROR line."""
+    changed = {section_id: counts for section_id, counts in _sections(stats).items() if template_changed(counts)}
+    for section_id, counts in sorted(changed.items()):
+        logger.error(
+            "Section %s: %d of %d fetched article pages have no body container (no_body): Sina's article "
+            "template changed? `scrapy sina-check -a sections=%s` checks it",
+            section_id,
+            counts.get("no_body", 0),
+            counts.get("fetched", 0),
+            section_id,
+        )
+    return sorted(changed)
 
 
 class RunSummary:
@@ -74,6 +110,10 @@ class RunSummary:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
+        changed = template_changes(stats)
+        if changed:  # the crawl exits 1 (crawler/commands/crawl.py); the finish reason stays
+            self.crawler.stats.set_value(TEMPLATE_CHANGED_STAT, len(changed))
+            stats = self.crawler.stats.get_stats()
         for line in section_lines(stats):
             logger.info("Run summary, %s", line)
         logger.info("Run summary (%s): %s", reason, summarise(stats))

@@ -164,7 +164,7 @@ class SinaFinanceSpider(scrapy.Spider):
             try:
                 post = load_flash(flash, section, self.run.output.body_style)
             except ArticleError as exc:
-                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail)
+                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail, page=False)
                 continue
             self.report.count("sina/zhibo/flashes")
             yield post
@@ -215,7 +215,7 @@ class SinaFinanceSpider(scrapy.Spider):
         """The post of an article page, or why it gives none; a post counted as parsed."""
         outcome = await article_post(self.parse_workers, response, listing, section, self.run.output.body_style)
         if not isinstance(outcome, Skip):
-            self.report.parsed()
+            self.report.parsed(section.id)
             redirects = response.meta.get("redirect_urls")
             if redirects:
                 self.report.redirected(redirects[0], response.url)
