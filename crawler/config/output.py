@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
-from crawler.config.values import setting, whole_number
+from crawler.config.values import at_least_one, setting, whole_number
 from crawler.hexo.body import BODY_STYLES, BodyStyle
 from crawler.hexo.post import post_format
 
@@ -31,6 +31,8 @@ OUTPUT_KEYS = {
     "images_max_per_post": "HEXO_IMAGES_MAX_PER_POST",
     "images_max_bytes_per_run": "HEXO_IMAGES_MAX_BYTES_PER_RUN",
     "body": "HEXO_BODY",
+    "keep_days": "HEXO_KEEP_DAYS",
+    "keep_posts": "HEXO_KEEP_POSTS",
 }
 IMAGE_MODES = ("remote", "local")
 _FILE_PRIORITY = SETTINGS_PRIORITIES["project"]  # the file overrides this and below
@@ -49,6 +51,8 @@ class OutputConfig:
     body_style: BodyStyle  # HEXO_BODY
     fsync: bool  # HEXO_FSYNC
     lock_wait: float  # SINA_LOCK_WAIT
+    keep_days: int | None = None  # HEXO_KEEP_DAYS: retention by age (-a keep_days wins)
+    keep_posts: int | None = None  # HEXO_KEEP_POSTS: retention by count (-a keep_posts wins)
 
     @property
     def post_format(self) -> str:
@@ -140,4 +144,6 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         body_style=_body_style(value("HEXO_BODY")),
         fsync=settings.getbool("HEXO_FSYNC"),
         lock_wait=lock_wait,
+        keep_days=at_least_one("HEXO_KEEP_DAYS", value("HEXO_KEEP_DAYS")),
+        keep_posts=at_least_one("HEXO_KEEP_POSTS", value("HEXO_KEEP_POSTS")),
     )
