@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
 from crawler.items import ImageFile, PlacedPost
@@ -300,3 +301,38 @@ def test_a_state_from_before_dates_gets_the_column(tmp_path: Path) -> None:
     assert row is not None and row.date is None and row.post_format == "3/clean"
     state.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2, "nothing older crawlers cannot read"
+
+
+def test_an_undated_row_whose_post_cannot_date_it_stays(tmp_path: Path) -> None:
+    """A row from before dates were kept, its post gone: never removed; the rest, with
+    HEXO_FSYNC on, removed and made durable."""
+    crawler = make_crawler(tmp_path, {"HEXO_FSYNC": True})
+    run = CrawlRun.of(crawler)
+    run.open()
+    undated, old = _write(run, crawler, 1, 90), _write(run, crawler, 2, 90)
+    (run.output.posts_dir / undated).unlink()
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    db.execute("UPDATE articles SET date = NULL WHERE path = ?", (undated,))
+    db.commit()
+    db.close()
+    run.retain(30, None)
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("sina/retention/undated") == 1
+    assert crawler.stats.get_value("sina/retention/deleted") == 1
+    assert run.state is not None and [row.path for row in run.state.all()] == [undated]
+    assert not (run.output.posts_dir / old).exists()
+    run.close()
+
+
+def test_a_post_dated_before_the_window_is_not_written(tmp_path: Path) -> None:
+    """An item its listing could not date (a list page), its page dates before the window."""
+    crawler = make_crawler(tmp_path)
+    run = CrawlRun.of(crawler)
+    run.open()
+    run.retain(7, None)
+    paths = PostPathPipeline.from_crawler(crawler)
+    with pytest.raises(DropItem, match=r"doc-iabcdefg1234567\.shtml: dated 2022-01-24, before the retention window"):
+        paths.process_item(an_article())
+    assert paths.process_item(an_article(date=NOW)).path.endswith(".md")
+    assert crawler.stats is not None and crawler.stats.get_value("sina/skipped/outside_window") == 1
+    run.close()
