@@ -81,9 +81,10 @@ class Retention:
         rows = [self._dated(row) for row in self.state.all()]
         out = fall_out(rows, window)
         gone: set[str] = set()
+        deleted = 0
         for start in range(0, len(out), BATCH):
-            gone |= self._remove(out[start : start + BATCH])
-        deleted = self.stats.get_value("sina/retention/deleted", 0)
+            removed, forgotten = self._remove(out[start : start + BATCH])
+            deleted, gone = deleted + removed, gone | forgotten
         logger.info(
             "Retention (keep_days=%s, keep_posts=%s): %d post(s) out of the window, %d removed, %d kept",
             window.keep_days,
@@ -107,8 +108,9 @@ class Retention:
         self.state.set_date(row.publishid, date)
         return replace(row, date=date)
 
-    def _remove(self, batch: list[tuple[ArticleState, str]]) -> set[str]:
-        """One batch: files, then (durable) manifest lines, then the rows; the publishids forgotten."""
+    def _remove(self, batch: list[tuple[ArticleState, str]]) -> tuple[int, set[str]]:
+        """One batch: files, then (durable) manifest lines, then the rows; how many posts
+        were removed, and the publishids forgotten."""
         removed: list[tuple[ArticleState, str]] = []
         released: list[str] = []
         folders: list[Path] = []
@@ -147,4 +149,4 @@ class Retention:
         if forgotten:
             self.state.forget(forgotten)
         self.stats.inc_value("sina/retention/deleted", len(removed))
-        return set(forgotten)
+        return len(removed), set(forgotten)
