@@ -336,3 +336,15 @@ def test_a_post_dated_before_the_window_is_not_written(tmp_path: Path) -> None:
     assert paths.process_item(an_article(date=NOW)).path.endswith(".md")
     assert crawler.stats is not None and crawler.stats.get_value("sina/skipped/outside_window") == 1
     run.close()
+
+
+def test_an_asset_folder_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    image = elsewhere / ("0" * 20 + ".jpg")
+    image.write_bytes(rasters.JPEG)
+    (tmp_path / "posts" / "a").mkdir(parents=True)
+    (tmp_path / "posts" / "a" / "p.md").write_bytes(b"post")
+    (tmp_path / "posts" / "a" / "p").symlink_to(elsewhere)
+    assert remove_post(tmp_path / "posts", "a/p.md") == [tmp_path / "posts" / "a"]
+    assert image.read_bytes() == rasters.JPEG and (tmp_path / "posts" / "a" / "p").is_symlink()

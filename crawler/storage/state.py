@@ -2,7 +2,9 @@
 
 It is the only state.  A row is added only after the post's file has been renamed
 into place, so a crash never leaves a row for a post that is not there; a post
-without a row (crash between rename and commit) is simply fetched again.
+without a row (crash between rename and commit) is simply fetched again.  A row is
+deleted (retention) only once its post is gone and its manifest line written, or once
+its file is no longer ours to touch.
 
 The file is input like any other: a path read back from it is checked as a new one is
 (crawler.storage.files.checked_post_path) before anything is written or trusted there."""
