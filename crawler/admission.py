@@ -167,7 +167,7 @@ class Admission(Generic[T]):
     known: int  # written before and unchanged: not fetched
     older: int  # listed before -a since: not fetched
     go_on: bool  # paging may go on after this page
-    outside: int = 0  # dated before the retention window: not fetched  # paging may go on after this page
+    outside: int = 0  # dated before the retention window: not fetched
 
     @property
     def listed(self) -> int:

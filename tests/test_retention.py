@@ -188,7 +188,7 @@ def test_a_manifest_that_cannot_be_written_stops_retention_not_the_run(
 # --- the storage functions alone -------------------------------------------------------
 
 
-def test_check_post_says_what_is_there(tmp_path: Path) -> None:
+def test_check_post_says_what_is_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = b"\n---\ntitle: x\ndate: Mon, 24 Jan 2022 11:02:07 GMT\n---\nbody"
     sha = hashlib.sha256(data).hexdigest()
     (tmp_path / "a").mkdir()
@@ -203,6 +203,12 @@ def test_check_post_says_what_is_there(tmp_path: Path) -> None:
     assert check_post(tmp_path, "b/p.md", sha).status == "unsafe", "never through a linked folder"
     (tmp_path / "a" / "d.md").mkdir()
     assert check_post(tmp_path, "a/d.md", sha).detail == "not a regular file"
+
+    def unreadable(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(retention, "_read_no_follow", unreadable)
+    assert check_post(tmp_path, "a/p.md", sha).status == "unreadable", "not taken as edited: nothing is known"
     assert front_matter_date(data) == int(datetime(2022, 1, 24, 11, 2, 7, tzinfo=UTC).timestamp())
 
 

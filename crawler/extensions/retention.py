@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.admission import Window, fall_out
-from crawler.storage.retention import EDITED, GONE, OURS, UNSAFE, check_post, front_matter_date, fsync_folders
+from crawler.storage.retention import (
+    EDITED,
+    GONE,
+    OURS,
+    UNREADABLE,
+    UNSAFE,
+    PostCheck,
+    check_post,
+    front_matter_date,
+    fsync_folders,
+)
 from crawler.storage.retention import remove_post as remove_post_files
 
 if TYPE_CHECKING:
@@ -119,11 +129,14 @@ class Retention:
             if check.status == OURS:
                 try:
                     folders += remove_post_files(self.root, row.path)
-                except OSError as exc:  # kept, row and all: the next run tries again
-                    self.stats.inc_value("sina/retention/failed")
-                    logger.warning("Retention: could not remove %s (%s): %s", row.path, row.url, exc)
+                except OSError as exc:
+                    check = PostCheck(UNREADABLE, detail=exc.strerror or str(exc))
+                else:
+                    removed.append((row, reason))
                     continue
-                removed.append((row, reason))
+            if check.status == UNREADABLE:  # kept, row and all: the next run tries again
+                self.stats.inc_value("sina/retention/failed")
+                logger.warning("Retention: could not remove %s (%s): %s", row.path, row.url, check.detail)
             elif check.status == GONE:
                 removed.append((row, reason))
             elif check.status == EDITED:

@@ -31,14 +31,14 @@ from crawler.storage.rasters import RASTER_EXTENSIONS, raster_extension
 _ASSET_NAME = re.compile(r"^[0-9a-f]{20}(\.[a-z]+)$")  # crawler.pipelines.local_images.asset_stem + extension
 _OUR_EXTENSIONS = frozenset(RASTER_EXTENSIONS.values())
 
-OURS, GONE, EDITED, UNSAFE = "ours", "gone", "edited", "unsafe"
+OURS, GONE, EDITED, UNSAFE, UNREADABLE = "ours", "gone", "edited", "unsafe", "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
 class PostCheck:
     """What is at a state row's path: ``ours`` (``data`` holds its bytes), ``gone``,
-    ``edited`` (something else is there now) or ``unsafe`` (the path may not be used);
-    ``detail`` says why for the log."""
+    ``edited`` (something else is there now), ``unsafe`` (the path may not be used) or
+    ``unreadable`` (an error reading it: nothing can be said now); ``detail`` says why."""
 
     status: str
     path: Path | None = None
@@ -60,7 +60,7 @@ def check_post(root: Path, relative: str, sha256: str) -> PostCheck:
     except FileNotFoundError:
         return PostCheck(GONE, path)
     except OSError as exc:
-        return PostCheck(EDITED, path, detail=exc.strerror or str(exc))
+        return PostCheck(UNREADABLE, path, detail=exc.strerror or str(exc))
     if hashlib.sha256(data).hexdigest() != sha256:
         return PostCheck(EDITED, path, detail="its bytes are not the ones we wrote")
     return PostCheck(OURS, path, data)
