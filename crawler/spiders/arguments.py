@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -44,7 +45,9 @@ def _refresh(value: Any) -> bool:
     return text in _TRUE
 
 
-def _at_least_one(name: str, unit: str) -> Any:
+def _at_least_one(name: str, unit: str) -> Callable[[Any], int]:
+    """The parser of a retention limit: a whole number of ``unit``, 1 or more."""
+
     def parse(value: Any) -> int:
         try:
             number = int(str(value).strip())
