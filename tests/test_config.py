@@ -188,7 +188,7 @@ def test_spider_arguments() -> None:
     assert args.since_timestamp == 1790006400 - 86400  # 2026-09-21 00:00 Beijing
     assert SpiderArguments.from_kwargs({}) == SpiderArguments(sections=None, pages=1, since=None, refresh=False)
     assert SpiderArguments.from_kwargs({}).since_timestamp is None
-    assert SpiderArguments.names() == ("sections", "pages", "since", "refresh")
+    assert SpiderArguments.names() == ("sections", "pages", "since", "refresh", "keep_days", "keep_posts")
     for pages in ("0", "x", "-1"):
         with pytest.raises(ConfigError, match="-a pages"):
             SpiderArguments.from_kwargs({"pages": pages})
@@ -199,6 +199,30 @@ def test_spider_arguments() -> None:
     with pytest.raises(ConfigError, match=r"-a section=china: unknown spider argument \(did you mean sections\?\)"):
         SpiderArguments.from_kwargs({"section": "china"})
     assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own
+
+
+def test_retention_arguments_and_settings(tmp_path: Path) -> None:
+    """-a keep_days / keep_posts and HEXO_KEEP_DAYS / HEXO_KEEP_POSTS: off by default, a
+    whole number ≥ 1 each, both allowed together; anything else is named (exit 2)."""
+    args = SpiderArguments.from_kwargs({"keep_days": "30", "keep_posts": " 500 "})
+    assert (args.keep_days, args.keep_posts) == (30, 500)
+    assert (SpiderArguments().keep_days, SpiderArguments().keep_posts) == (None, None)
+    for name in ("keep_days", "keep_posts"):
+        for bad in ("0", "-3", "x", "1.5", ""):
+            with pytest.raises(ConfigError, match=rf"-a {name}={bad!r}: expected a whole number of \w+, 1 or more"):
+                SpiderArguments.from_kwargs({name: bad})
+    output = load_output(project_settings())
+    assert (output.keep_days, output.keep_posts) == (None, None)
+    output = load_output(project_settings({"HEXO_KEEP_DAYS": "7", "HEXO_KEEP_POSTS": "100"}))
+    assert (output.keep_days, output.keep_posts) == (7, 100)
+    assert load_output(project_settings({"HEXO_KEEP_DAYS": ""})).keep_days is None
+    own = tmp_path / "output.yaml"
+    own.write_text("keep_days: 14\nkeep_posts: 20\n", encoding="utf-8")
+    output = load_output(project_settings({"SINA_OUTPUT_FILE": str(own)}))
+    assert (output.keep_days, output.keep_posts) == (14, 20)
+    for bad in ("0", "seven", "2.5", "True"):
+        with pytest.raises(ConfigError, match=rf"HEXO_KEEP_POSTS={bad!r}: expected a whole number, 1 or more"):
+            load_output(project_settings({"HEXO_KEEP_POSTS": bad}))
 
 
 # --- one home per setting ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
-from crawler.config.values import setting, whole_number
+from crawler.config.values import at_least_one, setting, whole_number
 from crawler.hexo.body import BODY_STYLES, BodyStyle
 from crawler.hexo.post import FRONT_MATTER_EXTRAS, post_format
 
@@ -32,6 +32,8 @@ OUTPUT_KEYS = {
     "images_max_bytes_per_run": "HEXO_IMAGES_MAX_BYTES_PER_RUN",
     "body": "HEXO_BODY",
     "front_matter_extras": "HEXO_FRONT_MATTER_EXTRAS",
+    "keep_days": "HEXO_KEEP_DAYS",
+    "keep_posts": "HEXO_KEEP_POSTS",
 }
 _LIST_KEYS = frozenset(["image_hosts", "front_matter_extras"])  # a YAML list, or comma-separated text
 IMAGE_MODES = ("remote", "local")
@@ -52,6 +54,8 @@ class OutputConfig:
     front_matter_extras: tuple[str, ...]  # HEXO_FRONT_MATTER_EXTRAS, in FRONT_MATTER_EXTRAS order
     fsync: bool  # HEXO_FSYNC
     lock_wait: float  # SINA_LOCK_WAIT
+    keep_days: int | None = None  # HEXO_KEEP_DAYS: retention by age (-a keep_days wins)
+    keep_posts: int | None = None  # HEXO_KEEP_POSTS: retention by count (-a keep_posts wins)
 
     @property
     def post_format(self) -> str:
@@ -169,4 +173,6 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         front_matter_extras=_front_matter_extras(value("HEXO_FRONT_MATTER_EXTRAS")),
         fsync=settings.getbool("HEXO_FSYNC"),
         lock_wait=lock_wait,
+        keep_days=at_least_one("HEXO_KEEP_DAYS", value("HEXO_KEEP_DAYS")),
+        keep_posts=at_least_one("HEXO_KEEP_POSTS", value("HEXO_KEEP_POSTS")),
     )

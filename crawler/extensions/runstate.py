@@ -12,6 +12,8 @@ useful with a named reason.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
@@ -22,8 +24,9 @@ from typing import TYPE_CHECKING, ClassVar
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
-from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, is_known, may_stop_at_known
+from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, Window, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
+from crawler.extensions.retention import Retention
 from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
@@ -53,6 +56,7 @@ class CrawlRun:
         self.articles_requested = 0
         self.articles_parsed = 0
         self.cluster: Coordinator | None = None  # SINA_REDIS_URL: this run coordinates a cluster
+        self.window: Window | None = None  # retention is on: what admission skips as outside it
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
 
     @classmethod
@@ -84,6 +88,32 @@ class CrawlRun:
             pages_done = progress.pages_done_after(reason, self.pages)
             if pages_done is not None:
                 self.state.set_pages_done(section_id, pages_done)
+
+    def retain(self, keep_days: int | None, keep_posts: int | None) -> None:
+        """Retention, once the run is open (the lock held) and before any request: our posts
+        out of the window go (crawler.extensions.retention), and admission skips what is
+        listed outside it.  Spider arguments win over HEXO_KEEP_DAYS / HEXO_KEEP_POSTS."""
+        window = Window(
+            keep_days if keep_days is not None else self.output.keep_days,
+            keep_posts if keep_posts is not None else self.output.keep_posts,
+            now=int(time.time()),
+        )
+        if not window.on or self.state is None or self.manifest is None:
+            return
+        retention = Retention(
+            self.output.posts_dir,
+            self.state,
+            self.manifest,
+            self.crawler.stats,
+            run_id=self.run_id,
+            fsync=self.output.fsync,
+        )
+        try:
+            self.window = retention.apply(window)
+        except (OSError, sqlite3.Error) as exc:  # what is done stays done; the next run goes on
+            self.crawler.stats.inc_value("sina/retention/failed")
+            logger.error("Retention stopped: %s", exc)
+            self.window = window
 
     def known(self, entry: Listed, *, refresh: bool) -> bool:
         """Whether the entry is a post written before and unchanged (crawler.admission.is_known)."""
@@ -224,6 +254,8 @@ class RunState:
         if not getattr(spider, "writes_posts", True):
             return  # a cluster's worker: no posts folder, no state
         await self.run.open_async()  # CloseSpider (locked, unwritable): closed before any request
+        arguments = getattr(spider, "arguments", None)
+        self.run.retain(getattr(arguments, "keep_days", None), getattr(arguments, "keep_posts", None))
         cluster = Config.of(self.run.crawler).cluster
         if cluster is not None:
             # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.

@@ -37,9 +37,10 @@ def summarise(stats: dict[str, Any]) -> str:
 
     known = int(stats.get("sina/articles/known", 0))
     unchanged = int(posts.get("unchanged", 0)) + known
+    deleted = f" deleted={stats['sina/retention/deleted']}" if "sina/retention/deleted" in stats else ""  # retention on
     return (
         f"new={posts.get('new', 0)} updated={posts.get('updated', 0)} "
-        f"unchanged={unchanged} (not fetched: {known}); skipped: {listing(skipped)}; "
+        f"unchanged={unchanged} (not fetched: {known}){deleted}; skipped: {listing(skipped)}; "
         f"failed: {listing(failed)}; roll API failures: {listing(roll_failed)}"
     )
 

@@ -112,6 +112,7 @@ class HexoPostsPipeline:
                 mtime=post.mtime,
                 post_format=self.run.output.post_format,
                 changed=status != "unchanged",
+                date=int(post.date.timestamp()),
             )
         except (OSError, sqlite3.Error) as exc:  # the post is in place; the next run records it
             raise self._failed("record_error", item, str(exc)) from exc

@@ -76,6 +76,8 @@ class Report:
         self.count(f"sina/section/{section.id}/listed", admission.listed)
         if admission.older:
             self.count("sina/skipped/before_since", admission.older)
+        if admission.outside:
+            self.count("sina/skipped/outside_window", admission.outside)
         if admission.known:
             self.count("sina/articles/known", admission.known)
             self.count(f"sina/section/{section.id}/known", admission.known)

@@ -154,6 +154,7 @@ class SinaFinanceSpider(scrapy.Spider):
             since=self.arguments.since_timestamp,
             stop_at_known=self.run.section(section.id).stop_at_known,
             known=lambda entry: self.run.known(entry, refresh=self.arguments.refresh),
+            window=self.run.window,
         )
         self.report.admitted(section, admission)
         return admission
