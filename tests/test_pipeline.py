@@ -51,7 +51,7 @@ class _Posts:
         self.paths = PostPathPipeline.from_crawler(self.crawler)
         self.posts = HexoPostsPipeline.from_crawler(self.crawler)
         self.run = CrawlRun.of(self.crawler)
-        self.run.open()  # what PostPathPipeline.open_spider does, without a reactor
+        self.run.open()  # what the crawl's start() does, without a reactor
         self.root = tmp_path / "posts"
 
     def process(self, item: Post) -> PlacedPost:

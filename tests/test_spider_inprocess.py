@@ -96,8 +96,13 @@ class Spider:
 
 
 def _spider(
-    tmp_path: Path, sections: str, spidercls: type[SinaFinanceSpider] = SinaFinanceSpider, **settings: Any
+    tmp_path: Path,
+    sections: str,
+    spidercls: type[SinaFinanceSpider] = SinaFinanceSpider,
+    cluster: object = None,
+    **settings: Any,
 ) -> Spider:
+    """``cluster``: the coordinator the run has before start() (none: start() opens it)."""
     crawler = get_crawler(
         spidercls,
         settings_dict=own_settings(
@@ -115,8 +120,8 @@ def _spider(
     spider = spidercls.from_crawler(crawler, sections=sections)
     crawler.spider = spider
     if spider.writes_posts:
-        spider.run.open()
-        starts = _run(_collect(spider.start()))
+        spider.run.cluster = cluster  # type: ignore[assignment]
+        starts = _run(_collect(spider.start()))  # opens the run (CrawlRun.begin_crawl)
         return Spider(spider, starts)
     return Spider(spider, [])
 
@@ -483,9 +488,10 @@ class _Engine:
 
 
 def _coordinating(tmp_path: Path) -> tuple[Spider, _Coordinator, _Engine]:
-    crawl = _spider(tmp_path, "china", SINA_REDIS_URL="redis://127.0.0.1:1/0", CONCURRENT_REQUESTS_PER_DOMAIN=2)
     cluster, engine = _Coordinator(), _Engine()
-    crawl.spider.run.cluster = cluster  # type: ignore[assignment]
+    crawl = _spider(
+        tmp_path, "china", cluster=cluster, SINA_REDIS_URL="redis://127.0.0.1:1/0", CONCURRENT_REQUESTS_PER_DOMAIN=2
+    )
     crawl.spider.crawler.engine = engine  # type: ignore[assignment]
     return crawl, cluster, engine
 
