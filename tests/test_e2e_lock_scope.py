@@ -153,6 +153,8 @@ def test_the_documented_single_page_check_shows_the_post_and_takes_no_lock(tmp_p
             done = _parse(proxy.url, tmp_path)
     finally:
         holder.release()
+    documented = (REPO / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert f"scrapy parse --spider sina_finance {SEED.https_url}\n" in documented, "the command docs/usage.md gives"
     log = (tmp_path / "parse" / "crawl.log").read_text(encoding="utf-8")
     assert done.returncode == 0, done.stderr[-3000:] + log[-3000:]
     assert "# Scraped Items" in done.stdout and f"'title': '{TITLE}'" in done.stdout, done.stdout[-3000:]
