@@ -111,3 +111,27 @@ def test_image_failures_are_in_the_summary_and_each_is_logged_once(tmp_path: Pat
         assert len(lines) == 1, f"{url} logged {len(lines)} times:\n" + "\n".join(lines)
         assert re.search(r"WARNING: Image kept remote for .* \(download failed: \w+\): ", lines[0]), lines[0]
     assert "Traceback" not in result.log
+
+
+def test_an_article_over_the_size_limit_is_one_warning_and_cancelled_by_its_length(tmp_path: Path) -> None:
+    """Scrapy's download handler cancels it on its Content-Length (its line, now DEBUG,
+    says so); the skip's line is the one warning."""
+    big = SEED.page + b"<!-- " + b"x" * MAXSIZE + b" -->"
+    other = next(case for case in CASES if case.name != SEED.name)  # parsed: the run is not a failure
+    with ReplayProxy() as proxy:
+        serve_corpus(proxy, [SEED, other])
+        proxy.add(SEED.https_url, big)
+        result = run_crawl(
+            proxy.url,
+            tmp_path,
+            "sections=china",
+            settings={"DOWNLOAD_MAXSIZE": str(MAXSIZE), "DOWNLOAD_WARNSIZE": str(MAXSIZE), "LOG_LEVEL": "DEBUG"},
+        )
+    assert result.stat("sina/skipped/too_large") == 1
+    (line,) = _loud(result.log)
+    assert line.endswith(f"WARNING: Article skipped (too_large): {SEED.https_url}"), line
+    assert re.search(
+        rf"DEBUG: Expected to receive {len(big)} bytes which is larger than download max size \({MAXSIZE}\) "
+        rf"in request <GET {re.escape(SEED.https_url)}>",
+        result.log,
+    ), "cancelled on its Content-Length, before its body was read"
