@@ -99,6 +99,17 @@ def test_new_then_unchanged_then_updated(tmp_path: Path) -> None:
     posts.close()
 
 
+def test_no_post_is_written_where_no_crawl_opened_the_run(tmp_path: Path) -> None:
+    """`scrapy parse --pipelines` runs no start(): its post is dropped, saying why, and
+    neither the lock, nor the state, nor the manifest is taken."""
+    posts = _Posts(tmp_path)
+    posts.run.close()
+    post = an_article()
+    with pytest.raises(DropItem, match=r"not written: only `scrapy crawl` writes posts \(https://"):
+        posts.paths.process_item(post)
+    assert not posts.run.is_open and not (tmp_path / "posts" / "金融").exists()
+
+
 def test_same_name_other_article_gets_publishid_suffix_forever(tmp_path: Path) -> None:
     posts = _Posts(tmp_path)
     first = posts.process(_item())

@@ -309,3 +309,12 @@ def test_a_download_over_maxsize_is_debug_its_failure_is_logged_by_the_project()
     assert OVER_MAXSIZE in message
     (record,) = _records(DOWNLOAD_HANDLER_LOGGER, lambda: http11.logger.warning(message))
     assert record.levelname == "DEBUG"
+
+
+def test_the_crawl_names_a_robots_txt_failure_as_it_names_any_download_failure() -> None:
+    from scrapy.exceptions import DownloadTimeoutError
+
+    from crawler.extensions.loglines import exception_reason
+
+    assert exception_reason(DownloadTimeoutError("took too long")) == "timeout"
+    assert exception_reason(ValueError("odd")) == "ValueError"

@@ -276,6 +276,26 @@ def test_a_listing_that_cannot_be_fetched_fails_its_section(tmp_path: Path, capl
     assert f"Listing failed for section china: {china.url}: dns_error" in caplog.text
 
 
+# --- scrapy parse URL: the default callback ---------------------------------------------------
+
+
+def test_the_default_callback_makes_the_post_of_one_url(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`scrapy parse --spider sina_finance URL`: the first selected section, the page's own
+    title and date; a URL of no article is one skip line, not an exception."""
+    crawl = _spider(tmp_path, "stock")  # (the first in sections.yaml order, when several)
+    case = corpus_case("nitmeau2811260")
+    page = HtmlResponse(case.https_url, body=case.page, request=scrapy.Request(case.https_url))
+    (post,) = _run(_collect(crawl.spider.parse(page)))
+    assert isinstance(post, ArticlePost) and post.publishid == "nitmeau2811260" and post.section == "stock"
+    assert post.title == case.item["title"] and post.summary is None  # the API's intro is not there
+    other = HtmlResponse(
+        "https://finance.sina.com.cn/stock/", body=b"<html></html>", request=scrapy.Request("https://x")
+    )
+    assert _run(_collect(crawl.spider.parse(other))) == []
+    assert crawl.stat("sina/skipped/not_article") == 1
+    assert "Article skipped (not_article): https://finance.sina.com.cn/stock/: not_article" in caplog.text
+
+
 # --- articles: parse_article and article_failed ----------------------------------------------
 
 
