@@ -20,6 +20,21 @@ Why each is used:
   command makes it with ``BaseRunSpiderCommand._create_crawler``, which also connects
   the FEEDS warning.  There is no public equivalent that does both.
 
+- **Scrapy log lines said once, on one line** (crawler.extensions.loglines).  A robots.txt
+  that cannot be fetched is logged by ``scrapy.downloadermiddlewares.robotstxt`` as
+  ``Error downloading <the request that needed it>`` at ERROR with a 40-line traceback,
+  though the crawl goes on as if the host had no robots.txt; the HTTP download handler
+  (``scrapy.core.downloader.handlers.http11``) logs a download over DOWNLOAD_MAXSIZE as a
+  WARNING before the failure reaches the project's errbacks and pipelines, which log it
+  again (``too_large``); a robots.txt download that failed after its retries is also
+  logged by ``get_retry_request`` ("Gave up retrying", at ERROR) just before.  A
+  ``logging.Filter`` on those loggers makes the robots.txt failure one WARNING line naming
+  the robots.txt and the reason, and the other two DEBUG.  It relies on the records Scrapy
+  makes: the robots one with ``exc_info`` and dict arguments holding ``request`` and
+  ``f_exception``; the give-up one with dict arguments holding ``request`` and ``reason``
+  (an exception when the download raised); the max-size one a ready message saying
+  ``larger than download max size``.
+
 Three helpers serve tests only, so that tests need no internals either:
 ``DownloadSlot.standalone`` (a slot in no downloader), ``DownloadSlot.next_dispatch`` (when
 Scrapy's own dispatch code would send from it) and ``install_slots`` (slots where
@@ -28,7 +43,10 @@ Scrapy's own dispatch code would send from it) and ``install_slots`` (slots wher
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy.core.downloader import Slot
 
@@ -167,3 +185,57 @@ def send_to_pipelines(crawler: Crawler, item: object) -> None:
 def engine_is_full(crawler: Crawler) -> bool:
     """Whether the engine would take no more requests now (its slots and scraper full)."""
     return bool(crawler.engine.needs_backout())
+
+
+ROBOTS_TXT_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
+DOWNLOAD_HANDLER_LOGGER = "scrapy.core.downloader.handlers.http11"
+RETRY_LOGGER = "scrapy.downloadermiddlewares.retry"
+OVER_MAXSIZE = "larger than download max size"
+
+
+def _robots_txt_raised(args: object) -> bool:
+    """A give-up's arguments: a robots.txt whose download raised (the robots.txt middleware
+    then logs it); a robots.txt that answered 5xx is parsed as it is, so its give-up stays."""
+    if not isinstance(args, dict) or not isinstance(args.get("reason"), BaseException):
+        return False
+    return urlsplit(str(getattr(args.get("request"), "url", ""))).path == "/robots.txt"
+
+
+class ScrapyLogLines(logging.Filter):
+    """A failed robots.txt as one WARNING line, without its traceback (and its retries'
+    give-up at DEBUG); a download over DOWNLOAD_MAXSIZE at DEBUG (the request's errback
+    or pipeline logs it as ``too_large``).  ``reason``: a download exception's short name
+    (crawler.failures)."""
+
+    def __init__(self, reason: Callable[[BaseException], str]) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ROBOTS_TXT_LOGGER and record.exc_info and isinstance(record.args, dict):
+            request, exception = record.args.get("request"), record.args.get("f_exception")
+            parts = urlsplit(str(getattr(request, "url", "")))
+            reason = self.reason(exception) if isinstance(exception, BaseException) else "error"
+            record.msg = "robots.txt of %s not read (%s): its pages are fetched as if it had none"
+            record.args = (f"{parts.scheme}://{parts.netloc}", reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif (record.name == DOWNLOAD_HANDLER_LOGGER and OVER_MAXSIZE in record.getMessage()) or (
+            record.name == RETRY_LOGGER and _robots_txt_raised(record.args)
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_scrapy_log_lines(reason: Callable[[BaseException], str]) -> Callable[[], None]:
+    """Put ScrapyLogLines on those loggers; what it returns takes it off again."""
+    line_filter = ScrapyLogLines(reason)
+    loggers = [logging.getLogger(name) for name in (ROBOTS_TXT_LOGGER, DOWNLOAD_HANDLER_LOGGER, RETRY_LOGGER)]
+    for each in loggers:
+        each.addFilter(line_filter)
+
+    def remove() -> None:
+        for each in loggers:
+            each.removeFilter(line_filter)
+
+    return remove

@@ -40,9 +40,10 @@ ITEM_PIPELINES = {
     "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
 }
 EXTENSIONS = {
-    "crawler.extensions.runstate.RunState": 400,  # opens the run (lock, state) when the spider opens
+    "crawler.extensions.runstate.RunState": 400,  # finishes the run the spider's start() opened
     "crawler.extensions.runsummary.RunSummary": 500,
     "crawler.extensions.runstate.RunHealth": 510,
+    "crawler.extensions.loglines.LogLines": 520,  # Scrapy's robots.txt and max-size lines: once, one line
 }
 COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits non-zero when a run failed
 LOGSTATS_INTERVAL = 60.0

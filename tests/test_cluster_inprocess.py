@@ -546,12 +546,11 @@ def test_a_run_coordinates_its_cluster_and_a_second_one_is_refused(
 
     async def scenario() -> None:
         opened = RunState.from_crawler(first.crawler)
-        await opened.spider_opened(first)
+        await first_run.begin_crawl(first)  # what the spider's start() does first
         assert isinstance(first_run.cluster, Coordinator) and first_run.is_open
         assert server.client().get(KEYS.run) == first_run.run_id.encode()
-        refused = RunState.from_crawler(second.crawler)
         with pytest.raises(CloseSpider) as closed:
-            await refused.spider_opened(second)
+            await second_run.begin_crawl(second)
         assert closed.value.reason == "cluster_locked" and second_run.cluster is None
         opened.spider_closed(first, "finished")
         assert server.client().exists(KEYS.coordinator, KEYS.run) == 0

@@ -52,7 +52,7 @@ class _Posts:
         self.paths = PostPathPipeline.from_crawler(self.crawler)
         self.posts = HexoPostsPipeline.from_crawler(self.crawler)
         self.run = CrawlRun.of(self.crawler)
-        self.run.open()  # what PostPathPipeline.open_spider does, without a reactor
+        self.run.open()  # what the crawl's start() does, without a reactor
         self.root = tmp_path / "posts"
 
     def process(self, item: Post) -> PlacedPost:
@@ -98,6 +98,17 @@ def test_new_then_unchanged_then_updated(tmp_path: Path) -> None:
     assert row is not None
     assert (row.path, row.sha256) == (item.path, manifest[1]["sha256"])
     posts.close()
+
+
+def test_no_post_is_written_where_no_crawl_opened_the_run(tmp_path: Path) -> None:
+    """`scrapy parse --pipelines` runs no start(): its post is dropped, saying why, and
+    neither the lock, nor the state, nor the manifest is taken."""
+    posts = _Posts(tmp_path)
+    posts.run.close()
+    post = an_article()
+    with pytest.raises(DropItem, match=r"not written: only `scrapy crawl` writes posts \(https://"):
+        posts.paths.process_item(post)
+    assert not posts.run.is_open and not (tmp_path / "posts" / "金融").exists()
 
 
 def test_same_name_other_article_gets_publishid_suffix_forever(tmp_path: Path) -> None:

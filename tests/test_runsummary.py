@@ -51,6 +51,24 @@ def test_the_run_line_counts_posts_skips_and_failures() -> None:
     )
 
 
+def test_images_have_their_own_part_with_each_reason() -> None:
+    images = {
+        "sina/images/stored": 4,
+        "sina/images/failed": 3,
+        "sina/images/failed/http_404": 2,
+        "sina/images/failed/too_large": 1,
+        "sina/images/refused": 1,
+        "sina/images/refused/not_raster": 1,
+        "sina/images/capped/per_post": 5,
+    }
+    assert summarise(images).endswith(
+        "failed: none; roll API failures: none; images: stored=4 failed=3 (http_404=2, too_large=1) "
+        "refused=1 (not_raster=1) capped=5 (per_post=5)"
+    )
+    assert summarise({"sina/images/stored": 0}).endswith("; images: stored=0"), "the pipeline ran, all fine"
+    assert "images" not in summarise(STATS), "HEXO_IMAGES=remote: no images part"
+
+
 def test_one_line_per_section_in_order() -> None:
     assert section_lines(STATS) == [
         "section china: listed=9 known=5 new=3 updated=0 unchanged=0 skipped=0 failed=0 list_failed=0",

@@ -6,6 +6,7 @@ names those internals."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from pathlib import Path
 from time import monotonic
@@ -20,7 +21,17 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
 
 from crawler.commands.crawl import Command
-from crawler.scrapy_internals import DownloadSlot, command_crawler, download_slot, install_slots
+from crawler.scrapy_internals import (
+    DOWNLOAD_HANDLER_LOGGER,
+    OVER_MAXSIZE,
+    RETRY_LOGGER,
+    ROBOTS_TXT_LOGGER,
+    DownloadSlot,
+    command_crawler,
+    download_slot,
+    install_slots,
+    quiet_scrapy_log_lines,
+)
 from crawler.spiders.sina_finance import SinaFinanceSpider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,3 +221,100 @@ def test_the_engine_calls_the_coordinator_relies_on_exist() -> None:
     assert callable(ExecutionEngine.needs_backout)
     assert inspect.iscoroutinefunction(Scraper.start_itemproc_async)
     assert list(inspect.signature(Scraper.start_itemproc_async).parameters)[1:3] == ["item", "response"]
+
+
+# --- Scrapy's log lines said once ----------------------------------------------------------
+
+
+def _records(logger_name: str, emit: Any) -> list[logging.LogRecord]:
+    """What ``emit()`` logs on ``logger_name``, through ScrapyLogLines, at any level."""
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    remove = quiet_scrapy_log_lines(lambda exception: type(exception).__name__)
+    target, keep = logging.getLogger(logger_name), Keep(logging.DEBUG)
+    target.addHandler(keep)
+    try:
+        emit()
+    finally:
+        target.removeHandler(keep)
+        remove()
+    return seen
+
+
+def test_a_failed_robots_txt_is_one_warning_line_naming_it() -> None:
+    """RobotsTxtMiddleware.robot_parser logs a failed robots.txt with ``exc_info`` and dict
+    arguments ``request`` (the request that needed it) and ``f_exception``."""
+    import inspect
+
+    from scrapy.downloadermiddlewares import robotstxt
+
+    source = inspect.getsource(robotstxt.RobotsTxtMiddleware.robot_parser)
+    assert '"f_exception": e' in source and '"request": request' in source and "exc_info=True" in source
+    assert robotstxt.logger.name == ROBOTS_TXT_LOGGER
+    needing = Request(f"https://{HOST}/doc-i1.shtml")
+
+    def emit() -> None:
+        try:
+            raise ConnectionError("refused")
+        except ConnectionError as exc:
+            robotstxt.logger.error(
+                "Error downloading %(request)s: %(f_exception)s",
+                {"request": needing, "f_exception": exc},
+                exc_info=True,
+            )
+
+    (record,) = _records(ROBOTS_TXT_LOGGER, emit)
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert record.getMessage() == (
+        f"robots.txt of https://{HOST} not read (ConnectionError): its pages are fetched as if it had none"
+    )
+    assert "Traceback" not in logging.Formatter().format(record)
+
+
+def test_a_robots_txt_give_up_is_debug_when_the_robots_line_follows() -> None:
+    from scrapy.downloadermiddlewares.retry import get_retry_request, retry_logger
+
+    assert retry_logger.name == RETRY_LOGGER
+    crawler = get_crawler(Spider)
+    spider = Spider.from_crawler(crawler, "contract")
+    robots = Request(f"https://{HOST}/robots.txt", meta={"dont_obey_robotstxt": True})
+    page = Request(f"https://{HOST}/doc-i1.shtml")
+
+    def give_up(request: Request, reason: str | Exception) -> None:
+        assert get_retry_request(request, spider=spider, reason=reason, max_retry_times=0) is None
+
+    levels = [
+        record.levelname
+        for request, reason in [
+            (robots, ConnectionError("gone")),
+            (robots, "503 Service Unavailable"),
+            (page, ConnectionError("x")),
+        ]
+        for record in _records(RETRY_LOGGER, lambda request=request, reason=reason: give_up(request, reason))
+        if record.getMessage().startswith("Gave up retrying")
+    ]
+    assert levels == ["DEBUG", "ERROR", "ERROR"], "only a robots.txt that raised: its answer, or a page, stays"
+
+
+def test_a_download_over_maxsize_is_debug_its_failure_is_logged_by_the_project() -> None:
+    from scrapy.core.downloader.handlers import http11
+    from scrapy.utils._download_handlers import get_maxsize_msg
+
+    assert http11.logger.name == DOWNLOAD_HANDLER_LOGGER
+    message = get_maxsize_msg(9, 5, Request(f"https://{HOST}/big.jpg"), expected=True)
+    assert OVER_MAXSIZE in message
+    (record,) = _records(DOWNLOAD_HANDLER_LOGGER, lambda: http11.logger.warning(message))
+    assert record.levelname == "DEBUG"
+
+
+def test_the_crawl_names_a_robots_txt_failure_as_it_names_any_download_failure() -> None:
+    from scrapy.exceptions import DownloadTimeoutError
+
+    from crawler.extensions.loglines import exception_reason
+
+    assert exception_reason(DownloadTimeoutError("took too long")) == "timeout"
+    assert exception_reason(ValueError("odd")) == "ValueError"

@@ -89,8 +89,10 @@ def test_inside_a_crawl_the_lock_waits_without_blocking(tmp_path: Path, monkeypa
         await waiting
 
     asyncio.run(wait_then_release())
-    assert (tmp_path / locking.LOCK_NAME).read_text().startswith(f"pid {os.getpid()} since ")
-    with pytest.raises(LockedError, match=r"another crawl is writing to .* \(pid \d+ since .*\); waited 0 s"):
+    recorded = f"PID {os.getpid()}: {locking.command_line()}, since "
+    assert (tmp_path / locking.LOCK_NAME).read_text().startswith(recorded)
+    held = r"another crawl is writing to .* \(held by PID \d+: .*, since .*\); waited 0 s"
+    with pytest.raises(LockedError, match=held):
         asyncio.run(holder.acquire_async(0))
     waiter.release()
     holder.acquire(0)
@@ -99,7 +101,29 @@ def test_inside_a_crawl_the_lock_waits_without_blocking(tmp_path: Path, monkeypa
 
 def test_a_lock_holder_that_cannot_be_read_is_unknown(tmp_path: Path) -> None:
     lock = PostsFolderLock(tmp_path / "posts")
-    assert "(unknown)" in str(lock.locked_error(1.5)), "no lock file yet"
+    assert "(holder unknown)" in str(lock.locked_error(1.5)), "no lock file yet"
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["/srv/venv/bin/python", "/srv/venv/bin/scrapy", "crawl", "sina_finance"], "scrapy crawl sina_finance"),
+        (["/usr/bin/python3", "-m", "scrapy", "crawl", "sina_finance"], "python3 -m scrapy crawl sina_finance"),
+        (["/usr/bin/python3", "-m", "scrapyd.runner", "crawl", "x"], "python3 -m scrapyd.runner crawl x"),
+        (
+            ["/v/bin/python", "/v/bin/scrapy", "crawl", "x", "-s", "SINA_REDIS_URL=redis://:s3cr@t@h:6379/0"],
+            "scrapy crawl x -s SINA_REDIS_URL=redis://***@h:6379/0",
+        ),
+        (["/v/bin/python", "/v/bin/scrapy", "crawl", "x", "-a", "sections=a b"], "scrapy crawl x -a 'sections=a b'"),
+    ],
+)
+def test_the_lock_names_its_holders_command_line_without_passwords(argv: list[str], shown: str) -> None:
+    assert locking.command_line(argv) == shown
+
+
+def test_a_long_command_line_is_cut(tmp_path: Path) -> None:
+    shown = locking.command_line(["/v/bin/python", "/v/bin/scrapy", "crawl", "x" * 1000])
+    assert len(shown) == locking.COMMAND_CHARS and shown.endswith("…")
 
 
 @pytest.mark.parametrize("kind", ["symlink", "folder"])

@@ -35,7 +35,8 @@ class SharedHostRateMiddleware:
     def from_crawler(cls, crawler: Crawler) -> SharedHostRateMiddleware:
         cluster = Config.of(crawler).cluster
         if cluster is None:
-            raise NotConfigured("SINA_REDIS_URL is not set")
+            # A crawl on its own: not a problem, so no message (Scrapy logs one as a WARNING).
+            raise NotConfigured
         # Imported here: redis is the `cluster` extra, needed only with SINA_REDIS_URL.
         import redis
 

@@ -2,11 +2,17 @@
 and the decisions taken from it, as named fields (stats counters only report).
 
 CrawlRun holds the posts-folder lock, the state database, the manifest, the run id and
-what happened to each section this run (crawler.admission.SectionProgress).  The RunState
-extension opens it when the spider opens (so a locked or unwritable posts folder closes
-the spider before any request) and, when the crawl finishes, records what each section
-tells its next run (crawler.admission's rules).  RunHealth closes a run that did nothing
-useful with a named reason.
+what happened to each section this run (crawler.admission.SectionProgress).
+
+Only a crawl that writes posts opens it: the spider's own ``start()`` does, before its
+first request (so a locked or unwritable posts folder closes the spider before any
+request), and takes a cluster's lease after the lock.  ``scrapy shell``, ``parse``,
+``fetch`` and ``check`` replace or skip that ``start()``, so they read pages, write no
+post (crawler.pipelines.post_paths) and leave the posts folder free.  A cluster's worker
+writes nothing and never opens it.
+The RunState extension, when the crawl finishes, records what each section tells its next
+run (crawler.admission's rules).  RunHealth closes a run that did nothing useful with a
+named reason.
 """
 
 from __future__ import annotations
@@ -152,6 +158,32 @@ class CrawlRun:
     def is_open(self) -> bool:
         return self.state is not None
 
+    async def begin_crawl(self, spider: Spider) -> None:
+        """A crawl that writes posts begins (the spider's own start()): the lock, the state
+        and the manifest, retention (-a keep_days / keep_posts), then a cluster's lease
+        (SINA_REDIS_URL); CloseSpider when one of them cannot be had.  A spider that writes no posts (a cluster's worker) takes none."""
+        if not getattr(spider, "writes_posts", True):
+            return
+        await self.open_async()
+        arguments = getattr(spider, "arguments", None)
+        self.retain(getattr(arguments, "keep_days", None), getattr(arguments, "keep_posts", None))
+        cluster = Config.of(self.crawler).cluster
+        if cluster is None or self.cluster is not None:
+            return
+        # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.
+        from crawler.cluster.coordinator import ClusterError, Coordinator, redis_address
+        from crawler.cluster.protocol import ClusterKeys, project_version
+
+        coordinator = Coordinator(cluster.redis_url, ClusterKeys(cluster.name), project_version(), self.run_id)
+        try:
+            coordinator.open(spider)
+        except ClusterError as exc:
+            logger.error("Not crawling: %s", exc.detail)
+            raise CloseSpider(exc.reason) from exc
+        coordinator.keep_lease()
+        logger.info("Coordinating cluster %r at %s", cluster.name, redis_address(cluster.redis_url))
+        self.cluster = coordinator
+
     def open(self) -> None:
         """Lock, clean up after a killed run, open state and manifest (idempotent)."""
         if self.is_open:
@@ -238,7 +270,8 @@ FAILED_RUN_REASONS = frozenset(
 
 
 class RunState:
-    """Opens the run when the spider opens and finishes it when the spider closes."""
+    """Finishes the run when the spider closes (CrawlRun.begin_crawl opened it, if a crawl
+    that writes posts ran)."""
 
     def __init__(self, run: CrawlRun) -> None:
         self.run = run
@@ -246,31 +279,8 @@ class RunState:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunState:
         extension = cls(CrawlRun.of(crawler))
-        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
-
-    async def spider_opened(self, spider: Spider) -> None:
-        if not getattr(spider, "writes_posts", True):
-            return  # a cluster's worker: no posts folder, no state
-        await self.run.open_async()  # CloseSpider (locked, unwritable): closed before any request
-        arguments = getattr(spider, "arguments", None)
-        self.run.retain(getattr(arguments, "keep_days", None), getattr(arguments, "keep_posts", None))
-        cluster = Config.of(self.run.crawler).cluster
-        if cluster is not None:
-            # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.
-            from crawler.cluster.coordinator import ClusterError, Coordinator, redis_address
-            from crawler.cluster.protocol import ClusterKeys, project_version
-
-            coordinator = Coordinator(cluster.redis_url, ClusterKeys(cluster.name), project_version(), self.run.run_id)
-            try:
-                coordinator.open(spider)
-            except ClusterError as exc:
-                logger.error("Not crawling: %s", exc.detail)
-                raise CloseSpider(exc.reason) from exc
-            coordinator.keep_lease()
-            logger.info("Coordinating cluster %r at %s", cluster.name, redis_address(cluster.redis_url))
-            self.run.cluster = coordinator
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run.cluster is not None:

@@ -1,5 +1,7 @@
 """Run summary: one log line per section and one for the run at the end of every crawl
-(what a scheduler's log shows), and optionally the final stats as JSON (SINA_STATS_FILE)."""
+(what a scheduler's log shows), and optionally the final stats as JSON (SINA_STATS_FILE).
+The run's line says every post, skip and failure by reason, and, with HEXO_IMAGES=local,
+every image not stored by reason: nothing that went wrong reads as ``none``."""
 
 from __future__ import annotations
 
@@ -42,7 +44,21 @@ def summarise(stats: dict[str, Any]) -> str:
         f"new={posts.get('new', 0)} updated={posts.get('updated', 0)} "
         f"unchanged={unchanged} (not fetched: {known}){deleted}; skipped: {listing(skipped)}; "
         f"failed: {listing(failed)}; roll API failures: {listing(roll_failed)}"
-    )
+    ) + images_part(stats)
+
+
+def images_part(stats: dict[str, Any]) -> str:
+    """HEXO_IMAGES=local (its pipeline counts ``sina/images/stored``, 0 included): how many
+    images were stored and how many kept their remote URL, and why; else nothing."""
+    if "sina/images/stored" not in stats:
+        return ""
+    part = f"; images: stored={stats['sina/images/stored']}"
+    for outcome in ("failed", "refused", "capped"):
+        reasons = {key: int(value) for key, value in _under(stats, f"sina/images/{outcome}/").items()}
+        if reasons:
+            why = ", ".join(f"{key}={reasons[key]}" for key in sorted(reasons))
+            part += f" {outcome}={sum(reasons.values())} ({why})"
+    return part
 
 
 SECTION_COUNTERS = ("listed", "known", "new", "updated", "unchanged", "skipped", "failed", "list_failed")

@@ -80,7 +80,7 @@ class HexoPostsPipeline:
     async def process_item(self, item: PlacedPost) -> dict[str, Any]:
         """Write the post; what it returns is what ``-O`` exports (crawler.items.exported)."""
         state, manifest = self.run.state, self.run.manifest
-        assert state is not None and manifest is not None, "PostPathPipeline opens the run"
+        assert state is not None and manifest is not None, "PostPathPipeline placed it in an open run"
         post = item.post
         try:
             data = render_post_bytes(post_content(item, self.run.output.front_matter_extras))

@@ -182,3 +182,22 @@ def roll_item(item: dict[str, Any]) -> RollItem:
         keywords=text("keywords"),
         kind=kind,
     )
+
+
+def unlisted_page(url: str) -> RollItem:
+    """A page no listing gave (``scrapy parse URL``): its id and kind from its URL alone,
+    its title, date and media left to the page; NotArticle when no post is made of it."""
+    href, publishid, kind = listed_page(url)
+    return RollItem(
+        publishid=publishid,
+        url=href,
+        docid=None,
+        title=None,
+        intime=None,
+        ctime=None,
+        mtime=None,
+        media_name=None,
+        intro=None,
+        keywords=None,
+        kind=kind,
+    )

@@ -26,7 +26,8 @@ from crawler.extensions.runstate import CrawlRun
 from crawler.items import FlashPost, PagePost
 from crawler.loaders import ArticleError, flash_url, load_flash
 from crawler.parsing.workers import ParseWorkers
-from crawler.sina.roll_api import RollItem
+from crawler.sina.roll_api import RollItem, unlisted_page
+from crawler.sina.urls import NotArticle
 from crawler.sina.zhibo_api import Flash
 from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
 from crawler.spiders.articles import Skip, article_post, download_failed
@@ -83,6 +84,9 @@ class SinaFinanceSpider(scrapy.Spider):
         return {section.id: section for section in self.sections}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Only a crawl runs this start() (shell, parse, fetch and check replace or skip it):
+        # it, and nothing else, takes the posts-folder lock (crawler.extensions.runstate).
+        await self.run.begin_crawl(self)
         self.run.begin([section.id for section in self.sections], self.arguments.pages)
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
@@ -211,6 +215,23 @@ class SinaFinanceSpider(scrapy.Spider):
             self.report.article_skipped(section.id, outcome.reason, outcome.url, outcome.detail)
         else:
             yield outcome
+
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[PagePost]:
+        """``scrapy parse --spider sina_finance URL`` (docs/usage.md): the post a crawl would
+        make of one article, gallery or video page, as the first selected section (``-a
+        sections=…``) would list it with nothing but its URL (title, date and media come from
+        the page), or the line that says why there is none.  A crawl never calls it: its
+        requests name their callbacks."""
+        redirects = response.meta.get("redirect_urls")
+        url = redirects[0] if redirects else response.url
+        section = self.sections[0]
+        try:
+            listing = unlisted_page(url)
+        except NotArticle as exc:
+            self.report.article_skipped(section.id, "not_article", url, exc.reason)
+            return
+        async for post in self.parse_article(response, listing, section):
+            yield post
 
     async def _article_post(self, response: Response, listing: RollItem, section: Section) -> PagePost | Skip:
         """The post of an article page, or why it gives none; a post counted as parsed."""
