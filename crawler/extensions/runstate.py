@@ -161,7 +161,8 @@ class CrawlRun:
     async def begin_crawl(self, spider: Spider) -> None:
         """A crawl that writes posts begins (the spider's own start()): the lock, the state
         and the manifest, retention (-a keep_days / keep_posts), then a cluster's lease
-        (SINA_REDIS_URL); CloseSpider when one of them cannot be had.  A spider that writes no posts (a cluster's worker) takes none."""
+        (SINA_REDIS_URL); CloseSpider when one of them cannot be had.  A spider that writes
+        no posts (a cluster's worker) takes none."""
         if not getattr(spider, "writes_posts", True):
             return
         await self.open_async()
