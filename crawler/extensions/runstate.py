@@ -52,6 +52,8 @@ class CrawlRun:
         self.pages = 1  # -a pages of this run
         self.articles_requested = 0
         self.articles_parsed = 0
+        self.articles_listed = 0  # admitted for fetching (listed, not known, not listed twice)
+        self.articles_reached = 0  # of those, answered or failed for good
         self.cluster: Coordinator | None = None  # SINA_REDIS_URL: this run coordinates a cluster
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
 
@@ -113,6 +115,12 @@ class CrawlRun:
     @property
     def all_listings_failed(self) -> bool:
         return bool(self.sections) and all(progress.listing_failed for progress in self.sections.values())
+
+    @property
+    def not_reached(self) -> int:
+        """Articles listed for fetching that this run never reached (a stopped run): the
+        next run fetches them, as none has a state row."""
+        return max(self.articles_listed - self.articles_reached, 0)
 
     @property
     def nothing_parsed(self) -> bool:
@@ -203,6 +211,7 @@ FAILED_RUN_REASONS = frozenset(
         "cluster_locked",
         "cluster_unavailable",
         "version_mismatch",
+        "network_unreachable",
     }
 )
 

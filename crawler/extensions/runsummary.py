@@ -1,5 +1,6 @@
 """Run summary: one log line per section and one for the run at the end of every crawl
-(what a scheduler's log shows), and optionally the final stats as JSON (SINA_STATS_FILE)."""
+(what a scheduler's log shows), a line saying a stopped run was interrupted and how many
+listed articles it did not reach, and optionally the final stats as JSON (SINA_STATS_FILE)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from crawler.config import Config
+from crawler.extensions.runstate import CrawlRun
 from crawler.storage.files import write_atomically
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+
+INTERRUPTED = "shutdown"  # Scrapy's finish reason of a run stopped by a signal
 
 
 def _under(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -73,12 +77,25 @@ class RunSummary:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         assert self.crawler.stats is not None
+        if reason == INTERRUPTED:
+            self._interrupted()
         stats = self.crawler.stats.get_stats()
         for line in section_lines(stats):
             logger.info("Run summary, %s", line)
         logger.info("Run summary (%s): %s", reason, summarise(stats))
         if self.stats_file is not None:
             self._write_stats({**stats, "finish_reason": reason})
+
+    def _interrupted(self) -> None:
+        """A stopped run (SIGINT, SIGTERM) says so, and how many listed articles it left."""
+        run = CrawlRun.of(self.crawler)
+        if run.cluster is not None:  # a coordinator's workers answer: it cannot tell
+            logger.info("Run summary: interrupted")
+            return
+        self.crawler.stats.set_value("sina/articles/not_reached", run.not_reached)
+        logger.info(
+            "Run summary: interrupted, %d listed article(s) not reached (the next run fetches them)", run.not_reached
+        )
 
     def _write_stats(self, stats: dict[str, Any]) -> None:
         def default(value: Any) -> str:
