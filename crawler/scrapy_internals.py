@@ -51,6 +51,7 @@ __all__ = ["TunnelError"]  # the proxy refused to open a CONNECT tunnel
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.commands import BaseRunSpiderCommand
+    from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import Crawler, CrawlerProcessBase
 
 
@@ -185,10 +186,18 @@ def engine_is_full(crawler: Crawler) -> bool:
     return bool(crawler.engine.needs_backout())
 
 
+def running_engine(crawler: Crawler) -> ExecutionEngine | None:
+    """The crawler's engine, or None before the crawl starts (Scrapy raises then)."""
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
+
+
 def drop_queued_downloads(crawler: Crawler, error: Callable[[Request], Exception]) -> int:
     """Fail every request waiting in a download slot (not yet sent) with ``error(request)``,
     as a download error; returns how many.  Requests already on the wire are not touched."""
-    engine = getattr(crawler, "engine", None)
+    engine = running_engine(crawler)
     if engine is None:
         return 0
     dropped = 0
@@ -203,7 +212,7 @@ def drop_queued_downloads(crawler: Crawler, error: Callable[[Request], Exception
 def abandon_in_progress(crawler: Crawler) -> int:
     """Let a closing engine go on without the requests it still waits for (downloads in
     flight); returns how many.  Nothing once the spider is closed."""
-    engine = getattr(crawler, "engine", None)
+    engine = running_engine(crawler)
     slot = None if engine is None else engine._slot
     if slot is None or slot.closing is None:
         return 0
@@ -214,23 +223,37 @@ def abandon_in_progress(crawler: Crawler) -> int:
 
 
 def install_stop_handlers(
-    process: CrawlerProcessBase, first: Callable[[int], None], again: Callable[[int], None]
+    process: CrawlerProcessBase,
+    first: Callable[[int], None],
+    again: Callable[[int], None],
+    *,
+    call: Callable[..., object] | None = None,
 ) -> None:
     """SIGINT/SIGTERM (and SIGBREAK) call ``first(signum)``, the next one ``again(signum)``, both
-    in the reactor's thread, instead of Scrapy's graceful stop and its forced one; a third
-    is Scrapy's forced stop.  Set before ``process.start()``, which installs the handlers."""
+    in the reactor's thread (``call``: the reactor's callFromThread), instead of Scrapy's
+    graceful stop and its forced one; a third is Scrapy's forced stop.  Set before
+    ``process.start()``, which installs the handlers."""
     from scrapy.utils.ossignal import install_shutdown_handlers
-    from twisted.internet import reactor
 
+    if not hasattr(process, "_signal_kill"):
+        return  # a crawler runner, which installs no signal handlers (tests)
     scrapy_kill = process._signal_kill
+
+    def in_reactor(function: Callable[[int], None], signum: int) -> None:
+        if call is not None:
+            call(function, signum)
+            return
+        from twisted.internet import reactor  # installed by then: the process runs it
+
+        reactor.callFromThread(function, signum)
 
     def on_first(signum: int, _: Any) -> None:  # a signal handler: no logging here
         install_shutdown_handlers(on_again)
-        reactor.callFromThread(first, signum)
+        in_reactor(first, signum)
 
     def on_again(signum: int, _: Any) -> None:
         install_shutdown_handlers(scrapy_kill)
-        reactor.callFromThread(again, signum)
+        in_reactor(again, signum)
 
     process._signal_shutdown = on_first  # type: ignore[method-assign]
     process._signal_kill = on_again  # type: ignore[method-assign]

@@ -23,7 +23,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import redis
-from scrapy.core.scheduler import BaseScheduler
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.cluster.protocol import HEARTBEAT_SECONDS, HEARTBEAT_TTL, ClusterKeys
@@ -161,9 +160,16 @@ class WorkerScheduler(Scheduler):  # type: ignore[misc]  # scrapy_redis ships no
                 self.crawler.engine.crawl(request)  # queued here, fetched at once
 
 
-class UnreachableScheduler(BaseScheduler):
-    """The scheduler of a worker whose Redis could not be reached: it holds nothing, so
-    that the spider opens and closes with ``cluster_unavailable``."""
+class UnreachableScheduler:
+    """The scheduler of a worker whose Redis could not be reached (Scrapy's scheduler
+    interface): it holds nothing, so that the spider opens and closes with
+    ``cluster_unavailable``."""
+
+    def open(self, spider: Any) -> None:
+        pass
+
+    def close(self, reason: str) -> None:
+        pass
 
     def has_pending_requests(self) -> bool:
         return False

@@ -42,7 +42,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
 
-from crawler.scrapy_internals import TunnelError, abandon_in_progress, drop_queued_downloads
+from crawler.scrapy_internals import TunnelError, abandon_in_progress, drop_queued_downloads, running_engine
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -91,7 +91,7 @@ class CrawlStop:
             self.abandon()
             return
         self.reason = reason
-        engine = self.crawler.engine
+        engine = running_engine(self.crawler)
         if engine is None or engine.spider is None:  # not crawling yet, or any more
             deferred_from_coro(self.crawler.stop_async())
             return
