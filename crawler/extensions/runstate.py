@@ -24,6 +24,7 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
+from crawler.downloadermiddlewares.network import SHUTDOWN, CrawlStop
 from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
@@ -142,8 +143,12 @@ class CrawlRun:
         """open(), waiting for the lock without blocking the crawl's event loop."""
         if self.is_open:
             return
+        stop = CrawlStop.of(self.crawler)
         with self._taking_lock():
-            await self.lock.acquire_async(self.output.lock_wait)
+            taken = await self.lock.acquire_async(self.output.lock_wait, give_up=lambda: stop.stopping)
+        if not taken:
+            logger.info("Stopped while waiting for the posts folder's lock: nothing was crawled")
+            raise CloseSpider(SHUTDOWN)
         self._open_locked()
 
     @contextmanager
