@@ -88,6 +88,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.downloadermiddlewares.metarefresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
     "crawler.downloadermiddlewares.fetchpolicy.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
+    # Last before the download: its process_exception sees a failure first (no network: stop).
+    "crawler.downloadermiddlewares.network.NetworkCheckMiddleware": 990,
     # SINA_REDIS_URL only: the cluster's shared per-host budget, after robots.txt (100).
     "crawler.downloadermiddlewares.hostrate.SharedHostRateMiddleware": 120,
 }

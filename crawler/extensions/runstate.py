@@ -33,6 +33,7 @@ from scrapy.exceptions import CloseSpider
 from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, Window, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
 from crawler.extensions.retention import Retention
+from crawler.downloadermiddlewares.network import SHUTDOWN, CrawlStop
 from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
@@ -61,6 +62,8 @@ class CrawlRun:
         self.pages = 1  # -a pages of this run
         self.articles_requested = 0
         self.articles_parsed = 0
+        self.articles_listed = 0  # admitted for fetching (listed, not known, not listed twice)
+        self.articles_reached = 0  # of those, answered or failed for good
         self.cluster: Coordinator | None = None  # SINA_REDIS_URL: this run coordinates a cluster
         self.window: Window | None = None  # retention is on: what admission skips as outside it
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
@@ -151,6 +154,12 @@ class CrawlRun:
         return bool(self.sections) and all(progress.listing_failed for progress in self.sections.values())
 
     @property
+    def not_reached(self) -> int:
+        """Articles listed for fetching that this run never reached (a stopped run): the
+        next run fetches them, as none has a state row."""
+        return max(self.articles_listed - self.articles_reached, 0)
+
+    @property
     def nothing_parsed(self) -> bool:
         return self.articles_requested > 0 and self.articles_parsed == 0
 
@@ -197,8 +206,12 @@ class CrawlRun:
         """open(), waiting for the lock without blocking the crawl's event loop."""
         if self.is_open:
             return
+        stop = CrawlStop.of(self.crawler)
         with self._taking_lock():
-            await self.lock.acquire_async(self.output.lock_wait)
+            taken = await self.lock.acquire_async(self.output.lock_wait, give_up=lambda: stop.stopping)
+        if not taken:
+            logger.info("Stopped while waiting for the posts folder's lock: nothing was crawled")
+            raise CloseSpider(SHUTDOWN)
         self._open_locked()
 
     @contextmanager
@@ -266,6 +279,7 @@ FAILED_RUN_REASONS = frozenset(
         "cluster_locked",
         "cluster_unavailable",
         "version_mismatch",
+        "network_unreachable",
     }
 )
 

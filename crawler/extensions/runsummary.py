@@ -1,7 +1,9 @@
 """Run summary: one log line per section and one for the run at the end of every crawl
 (what a scheduler's log shows), and optionally the final stats as JSON (SINA_STATS_FILE).
 The run's line says every post, skip and failure by reason, and, with HEXO_IMAGES=local,
-every image not stored by reason: nothing that went wrong reads as ``none``."""
+every image not stored by reason: nothing that went wrong reads as ``none``.
+A stopped run gets a line saying it was interrupted and how many listed articles it did
+not reach."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from crawler.config import Config
+from crawler.extensions.runstate import CrawlRun
 from crawler.storage.files import write_atomically
 
 if TYPE_CHECKING:
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+
+INTERRUPTED = "shutdown"  # Scrapy's finish reason of a run stopped by a signal
 
 
 def _under(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -126,6 +131,8 @@ class RunSummary:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         assert self.crawler.stats is not None
+        if reason == INTERRUPTED:
+            self._interrupted()
         stats = self.crawler.stats.get_stats()
         changed = template_changes(stats)
         if changed:  # the crawl exits 1 (crawler/commands/crawl.py); the finish reason stays
@@ -136,6 +143,17 @@ class RunSummary:
         logger.info("Run summary (%s): %s", reason, summarise(stats))
         if self.stats_file is not None:
             self._write_stats({**stats, "finish_reason": reason})
+
+    def _interrupted(self) -> None:
+        """A stopped run (SIGINT, SIGTERM) says so, and how many listed articles it left."""
+        run = CrawlRun.of(self.crawler)
+        if run.cluster is not None:  # a coordinator's workers answer: it cannot tell
+            logger.info("Run summary: interrupted")
+            return
+        self.crawler.stats.set_value("sina/articles/not_reached", run.not_reached)
+        logger.info(
+            "Run summary: interrupted, %d listed article(s) not reached (the next run fetches them)", run.not_reached
+        )
 
     def _write_stats(self, stats: dict[str, Any]) -> None:
         def default(value: Any) -> str:

@@ -70,8 +70,11 @@ class Report:
         log = self.log.debug if reason == "not_article" else self.log.warning
         log("%s skipped (%s) in %s: %s", kind.label, reason, list_url, detail)
 
-    def admitted(self, section: Section, admission: Admission[Any]) -> None:
-        """A page's entries: listed (the rest were before -a since), of which known."""
+    def admitted(self, section: Section, admission: Admission[Any], *, to_fetch: bool = True) -> None:
+        """A page's entries: listed (the rest were before -a since), of which known; those
+        admitted are to be fetched (``to_fetch``) or are posts at once (flashes)."""
+        if to_fetch:
+            self.run.articles_listed += len(admission.admitted)
         self.count("sina/roll/items", admission.listed)
         self.count(f"sina/section/{section.id}/listed", admission.listed)
         if admission.older:
@@ -88,7 +91,12 @@ class Report:
             self.run.articles_requested += requested
             self.count("sina/articles/requested", requested)
         if listed_twice:
+            self.run.articles_listed -= listed_twice
             self.count("sina/skipped/listed_twice", listed_twice)
+
+    def reached(self) -> None:
+        """An article's page answered, or failed for good: it is no longer waiting."""
+        self.run.articles_reached += 1
 
     # --- articles -------------------------------------------------------------------
 

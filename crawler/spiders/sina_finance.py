@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from crawler.admission import Admission, Listed, admit, next_page
 from crawler.config import Config, PageSection, Section, select_sections
+from crawler.downloadermiddlewares.network import StopRequested
 from crawler.extensions.runstate import CrawlRun
 from crawler.items import FlashPost, PagePost
 from crawler.loaders import ArticleError, flash_url, load_flash
@@ -160,7 +161,7 @@ class SinaFinanceSpider(scrapy.Spider):
             known=lambda entry: self.run.known(entry, refresh=self.arguments.refresh),
             window=self.run.window,
         )
-        self.report.admitted(section, admission)
+        self.report.admitted(section, admission, to_fetch=not kind_of(section).posts_at_once)
         return admission
 
     def _flash_posts(self, section: Section, flashes: list[Flash]) -> Iterator[FlashPost]:
@@ -175,6 +176,8 @@ class SinaFinanceSpider(scrapy.Spider):
             yield post
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        if isinstance(failure.value, StopRequested):
+            return  # the crawl stops: the section is left for the next run
         section = failure.request.cb_kwargs["section"]  # type: ignore[attr-defined]
         skip = download_failed(failure)
         self.report.listing_failed(section, kind_of(section), skip.url, skip.reason, skip.detail)
@@ -208,6 +211,7 @@ class SinaFinanceSpider(scrapy.Spider):
     # --- articles ----------------------------------------------------------------
 
     async def parse_article(self, response: Response, listing: RollItem, section: Section) -> AsyncIterator[PagePost]:
+        self.report.reached()
         outcome = await self._article_post(response, listing, section)
         if not self._answered(listing.publishid):
             return
@@ -244,6 +248,9 @@ class SinaFinanceSpider(scrapy.Spider):
         return outcome
 
     def article_failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, StopRequested):
+            return  # the crawl stops: not reached, left for the next run
+        self.report.reached()
         request = failure.request  # type: ignore[attr-defined]
         skip = download_failed(failure)
         if self._answered(request.cb_kwargs["listing"].publishid):

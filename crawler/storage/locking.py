@@ -16,6 +16,7 @@ import shlex
 import stat
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -99,13 +100,17 @@ class PostsFolderLock:
                 raise self.locked_error(wait_seconds)
             time.sleep(POLL_SECONDS)
 
-    async def acquire_async(self, wait_seconds: float) -> None:
-        """The same inside a crawl: the reactor (signals, cancel.json) keeps running."""
+    async def acquire_async(self, wait_seconds: float, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """The same inside a crawl: the reactor (signals, cancel.json) keeps running.  False,
+        the lock not taken, once ``give_up()`` says so (the crawl was told to stop)."""
         deadline = time.monotonic() + max(wait_seconds, 0.0)
         while not self.try_acquire():
+            if give_up():
+                return False
             if time.monotonic() >= deadline:
                 raise self.locked_error(wait_seconds)
             await asyncio.sleep(POLL_SECONDS)  # Scrapy runs on the asyncio reactor
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
