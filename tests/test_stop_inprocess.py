@@ -212,10 +212,10 @@ def test_a_stopped_command_exits_3_with_its_summary(
 ) -> None:
     """The command's own handlers, called as the signals would: the first starts the stop,
     the second abandons the downloads that never answer; the run exits 3."""
-    from tests.test_crawl_command import _Process
+    from tests.support.inprocess import CommandProcess
 
     monkeypatch.setattr(network, "STOP_GRACE", 30.0)  # the second signal, not the grace, ends it
-    process = _Process(_settings(tmp_path, NeverAnswers, ROBOTSTXT_OBEY=False, CONCURRENT_REQUESTS_PER_DOMAIN=1))
+    process = CommandProcess(_settings(tmp_path, NeverAnswers, ROBOTSTXT_OBEY=False, CONCURRENT_REQUESTS_PER_DOMAIN=1))
 
     def install(_: object, first: Callable[[int], None], again: Callable[[int], None]) -> None:
         process.loop.call_later(0.3, first, signal.SIGTERM)

@@ -32,8 +32,8 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, Window, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
-from crawler.extensions.retention import Retention
 from crawler.downloadermiddlewares.network import SHUTDOWN, CrawlStop
+from crawler.extensions.retention import Retention
 from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
