@@ -12,7 +12,7 @@ whitespace that HTML does not render.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from selectolax.lexbor import LexborNode
 
@@ -47,10 +47,14 @@ _CLASS_SEPARATORS = re.compile("[\t\n\x0c\r ]+")  # HTML splits class on ASCII w
 _BLANK_LINE = re.compile(r"^[ \t]*\n", re.MULTILINE)
 
 
-def is_promotion(element: LexborNode, namespace: str = HTML) -> bool:
+def is_promotion(
+    element: LexborNode, namespace: str = HTML, attributes: Mapping[str, str | None] | None = None
+) -> bool:
     """Rule 8a: compared exactly as written (case-sensitively), in any namespace; and an
-    HTML ``<p>`` that is an original-headline line."""
-    attributes = element.attributes
+    HTML ``<p>`` that is an original-headline line.  ``attributes``: element.attributes as
+    the caller already read them."""
+    if attributes is None:
+        attributes = element.attributes
     if "id" in attributes and attributes["id"] in PROMOTION_IDS:
         return True
     if "data-sudaclick" in attributes and attributes["data-sudaclick"] == PROMOTION_SUDACLICK:
@@ -63,9 +67,9 @@ def is_promotion(element: LexborNode, namespace: str = HTML) -> bool:
     return False
 
 
-def publishing_visit(element: LexborNode, namespace: str) -> bool:
+def publishing_visit(element: LexborNode, namespace: str, attributes: Mapping[str, str | None] | None = None) -> bool:
     """Rules 8a and 8b for one element: True when it goes as a whole."""
-    return is_promotion(element, namespace) or (namespace == HTML and element.tag == "style")
+    return is_promotion(element, namespace, attributes) or (namespace == HTML and element.tag == "style")
 
 
 def is_comment(node: LexborNode) -> bool:
