@@ -95,7 +95,11 @@ def inert_visit(element: LexborNode, namespace: str, attributes: Mapping[str, st
         return True
     if namespace == HTML and tag in HEXO_MARKER_ELEMENTS and holds_hexo_marker(element.text(deep=True)):
         return True
-    active = _active_attributes(element, namespace, element.attributes if attributes is None else attributes)
+    if attributes is None:
+        attributes = element.attributes
+    if not attributes:  # most elements: nothing more to check
+        return False
+    active = _active_attributes(element, namespace, attributes)
     if active:
         attrs = element.attrs
         for name in active:

@@ -11,6 +11,8 @@ whitespace that HTML does not render.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -55,6 +57,8 @@ def is_promotion(
     the caller already read them."""
     if attributes is None:
         attributes = element.attributes
+    if not attributes:  # most elements
+        return namespace == HTML and element.tag == "p" and _original_title(element)
     if "id" in attributes and attributes["id"] in PROMOTION_IDS:
         return True
     if "data-sudaclick" in attributes and attributes["data-sudaclick"] == PROMOTION_SUDACLICK:
@@ -62,9 +66,11 @@ def is_promotion(
     classes = attributes.get("class") if "class" in attributes else None
     if classes and any(token in PROMOTION_CLASSES for token in _CLASS_SEPARATORS.split(classes)):
         return True
-    if namespace == HTML and element.tag == "p":
-        return element.text(deep=True).lstrip(_LEADING_SPACE).startswith(ORIGINAL_TITLE_PREFIXES)
-    return False
+    return namespace == HTML and element.tag == "p" and _original_title(element)
+
+
+def _original_title(paragraph: LexborNode) -> bool:
+    return paragraph.text(deep=True).lstrip(_LEADING_SPACE).startswith(ORIGINAL_TITLE_PREFIXES)
 
 
 def publishing_visit(element: LexborNode, namespace: str, attributes: Mapping[str, str | None] | None = None) -> bool:
@@ -85,8 +91,11 @@ def delete_blank_lines(html: str, spans: Sequence[ImageSpan] = ()) -> tuple[str,
     result = _BLANK_LINE.sub("", html).rstrip(" \t\n")
     if not removed:
         return result, list(spans)
+    # removed is in order and without overlaps: the cuts before a span are a prefix of it.
+    cut_ends = [cut_end for _, cut_end in removed]
+    cut_before = [0, *itertools.accumulate(cut_end - cut_start for cut_start, cut_end in removed)]
     moved = []
     for start, end, value in spans:
-        shift = sum(cut_end - cut_start for cut_start, cut_end in removed if cut_end <= start)
+        shift = cut_before[bisect.bisect_right(cut_ends, start)]
         moved.append((start - shift, end - shift, value))
     return result, moved
