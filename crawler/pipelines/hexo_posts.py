@@ -4,11 +4,13 @@ unwritten post and a post written but not recorded is fetched and announced agai
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
 import sqlite3
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,10 @@ class HexoPostsPipeline:
         self.tree = OwnedTree(self.posts_dir)
         self.stats = run.crawler.stats
         self._fsync = GroupFsync()
+        # The temporary file is created and written off the event loop (the open, the
+        # checks on the way, the write are most of a post's cost in the crawl's process);
+        # one thread: writes run in order, and memory stays flat (one malloc arena more).
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-write")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
@@ -139,12 +145,14 @@ class HexoPostsPipeline:
         logger.info("Removed %s: %s moved to %s", relative, item.post.url, item.path)
 
     def close_spider(self) -> None:
+        self._writer.shutdown(wait=True)
         self._fsync.close()
 
     async def _write(self, target: Path, data: bytes) -> bool:
         """Temporary file, durable with its group, renamed: False when nothing changed.
         Paths are unique per article in a run, so two writes never race for one file."""
-        temp = self.tree.write_temporary(target, data)
+        loop = asyncio.get_running_loop()
+        temp = await loop.run_in_executor(self._writer, self.tree.write_temporary, target, data)
         if temp is None:
             return False
         try:
