@@ -19,6 +19,9 @@ HEXO_IMAGES = "remote"  # "remote" (as the post format says) or "local" (stored 
 HEXO_IMAGE_HOSTS = ["*.sinaimg.cn", "*.sina.com.cn", "*.sina.cn"]  # HEXO_IMAGES=local: only from these hosts
 HEXO_IMAGES_MAX_PER_POST = 100  # local images one post may store; the rest stay remote
 HEXO_IMAGES_MAX_BYTES_PER_RUN = 2 * 1024**3  # bytes of images one run may store (2 GiB)
+# HEXO_IMAGES=local: requests per second to each image host, evenly spaced, in a download
+# slot of their own (IMAGE_SLOT below), apart from the article hosts' slots and AutoThrottle.
+SINA_IMAGE_HOST_RATE = 4.0
 HEXO_BODY = "clean"  # "clean" (publishable) or "sample" (the 2022 chain's body: post format §3 rule 8)
 HEXO_FRONT_MATTER_EXTRAS: list[str] = []  # some of "excerpt", "tags", "updated": front-matter lines after the sample's
 HEXO_KEEP_DAYS = None  # retention: remove our posts older than this many days (-a keep_days); None: off
@@ -92,6 +95,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.downloadermiddlewares.network.NetworkCheckMiddleware": 990,
     # SINA_REDIS_URL only: the cluster's shared per-host budget, after robots.txt (100).
     "crawler.downloadermiddlewares.hostrate.SharedHostRateMiddleware": 120,
+    # HEXO_IMAGES=local only: image requests paced per image host (SINA_IMAGE_HOST_RATE), after robots.txt.
+    "crawler.downloadermiddlewares.imagerate.ImageHostRateMiddleware": 110,
 }
 # Names that resolve to a loopback, private, link-local or reserved address do not resolve.
 TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
@@ -102,6 +107,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
 # HEXO_IMAGES=local follows an image's redirects, each checked by FetchPolicyMiddleware.
 MEDIA_ALLOW_REDIRECTS = True
+# Image requests share one download slot of their own (paced per host by SINA_IMAGE_HOST_RATE
+# in crawler/downloadermiddlewares/imagerate.py, so no delay here): images neither wait behind
+# the article host's AutoThrottle delay nor slow it down.
+DOWNLOAD_SLOTS = {"sina-images": {"concurrency": 4, "delay": 0}}
 
 # --- Browser: only for sections of kind "page" (crawler/browser.py) ---------------
 SINA_BROWSER_EXECUTABLE = "/usr/bin/chromium"  # Debian's chromium; browser downloads are not used

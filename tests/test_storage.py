@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,40 @@ def test_files_handed_in_together_are_flushed_by_one_call(tmp_path: Path, monkey
     asyncio.run(write_all())
     group.close()
     assert calls == [["0.md", "1.md", "2.md"], ["3.md", "4.md"]], "a full group at once, the rest after the window"
+
+
+def test_files_handed_in_during_a_flush_go_together_as_soon_as_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit: no timer between two flushes, and no flush per file under load."""
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def slow_disk(paths: list[Path]) -> None:
+        calls.append([path.name for path in paths])
+        release.wait(5)
+
+    monkeypatch.setattr(files, "fsync_paths", slow_disk)
+    group = GroupFsync(window=60.0)  # the window only delays a group started while idle
+
+    async def write() -> float:
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(group.durable(tmp_path / "a.md"))
+        await asyncio.sleep(0)  # it is handed in
+        group._flush()  # the first group goes now (as its window would end)
+        await asyncio.sleep(0.01)
+        assert calls == [["a.md"]], "the first flush runs"
+        later = [asyncio.ensure_future(group.durable(tmp_path / f"{name}.md")) for name in "bc"]
+        await asyncio.sleep(0.01)
+        start = loop.time()
+        release.set()
+        await asyncio.gather(first, *later)
+        return loop.time() - start
+
+    waited = asyncio.run(write())
+    group.close()
+    assert calls == [["a.md"], ["b.md", "c.md"]]
+    assert waited < 5, "the second group went when the first flush ended, not after the 60 s window"
 
 
 def test_a_failed_flush_fails_every_writer_of_its_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
-from crawler.config.values import at_least_one, setting, whole_number
+from crawler.config.values import at_least_one, more_than_zero, setting, whole_number
 from crawler.hexo.body import BODY_STYLES, BodyStyle
 from crawler.hexo.post import FRONT_MATTER_EXTRAS, post_format
 
@@ -50,6 +50,7 @@ class OutputConfig:
     image_hosts: tuple[str, ...]  # HEXO_IMAGE_HOSTS: HEXO_IMAGES=local downloads only from these
     images_max_per_post: int  # HEXO_IMAGES_MAX_PER_POST: the rest stay remote
     images_max_bytes_per_run: int  # HEXO_IMAGES_MAX_BYTES_PER_RUN
+    image_host_rate: float  # SINA_IMAGE_HOST_RATE: image requests per second to each image host
     body_style: BodyStyle  # HEXO_BODY
     front_matter_extras: tuple[str, ...]  # HEXO_FRONT_MATTER_EXTRAS, in FRONT_MATTER_EXTRAS order
     fsync: bool  # HEXO_FSYNC
@@ -169,6 +170,7 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         image_hosts=_image_hosts(value("HEXO_IMAGE_HOSTS")),
         images_max_per_post=whole_number("HEXO_IMAGES_MAX_PER_POST", value("HEXO_IMAGES_MAX_PER_POST")),
         images_max_bytes_per_run=whole_number("HEXO_IMAGES_MAX_BYTES_PER_RUN", value("HEXO_IMAGES_MAX_BYTES_PER_RUN")),
+        image_host_rate=more_than_zero(settings, "SINA_IMAGE_HOST_RATE", "requests per second"),
         body_style=_body_style(value("HEXO_BODY")),
         front_matter_extras=_front_matter_extras(value("HEXO_FRONT_MATTER_EXTRAS")),
         fsync=settings.getbool("HEXO_FSYNC"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -29,6 +30,7 @@ _YAML12_NOT_TEXT = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a few values (sections, media names)
 def yaml_text(value: str) -> str:
     """A category or author as the front matter writes it: plain, as the sample does, unless
     YAML would read it as something other than that text (``~``, ``true``, ``2022-01-24``,
