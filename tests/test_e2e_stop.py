@@ -109,6 +109,23 @@ def test_a_dead_proxy_fails_fast_naming_the_proxy_without_its_password(tmp_path:
     assert not files_under(tmp_path / "posts")
 
 
+def test_a_silent_proxy_fails_fast_naming_it(tmp_path: Path) -> None:
+    """A firewall that drops packets: the proxy's port takes the connection (the kernel's
+    backlog) and never answers; the first downloads time out with no answer from anywhere."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # never accepted, never answered
+        proxy = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {name: proxy for name in ("http_proxy", "https_proxy")}
+        result, elapsed = _timed_crawl(tmp_path, env=env, settings={})  # the shipped DOWNLOAD_TIMEOUT
+    _assert_unreachable(
+        result,
+        elapsed,
+        f"Network unreachable: no answer through the proxy {proxy} within {project_settings.DOWNLOAD_TIMEOUT} s (a firewall",
+    )
+    assert not files_under(tmp_path / "posts")
+
+
 def test_once_a_host_answered_connection_failures_are_retried_as_before(tmp_path: Path) -> None:
     """The check ends at the first HTTP response: the roll API answers (through the proxy),
     then every article's name fails to resolve.  Those are retried and skipped as before

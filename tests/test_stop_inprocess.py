@@ -75,6 +75,8 @@ def _tls_error() -> DownloadFailedError:
         (NO_ROUTE, None, "feed.mix.sina.com.cn is unreachable"),
         (NO_ROUTE, "http://127.0.0.1:1", "the proxy http://127.0.0.1:1 is unreachable"),
         (_tls_error(), None, "the TLS handshake with feed.mix.sina.com.cn failed"),
+        (DownloadTimeoutError("slow"), None, "no answer from feed.mix.sina.com.cn (a firewall"),
+        (DownloadTimeoutError("slow"), "http://u:pw@10.0.0.1:3128", "no answer through the proxy http://10.0.0.1:3128"),
     ],
 )  # fmt: skip
 def test_a_connection_level_failure_names_the_name_or_the_proxy(
@@ -85,17 +87,15 @@ def test_a_connection_level_failure_names_the_name_or_the_proxy(
     assert "pw" not in what
 
 
-@pytest.mark.parametrize(
-    "exception", [DownloadTimeoutError("slow"), DownloadFailedError("closed without an answer"), ValueError("bug")]
-)
-def test_a_slow_or_closing_site_is_not_a_missing_network(exception: Exception) -> None:
+@pytest.mark.parametrize("exception", [DownloadFailedError("closed without an answer"), ValueError("bug")])
+def test_a_closing_site_or_a_bug_is_not_a_missing_network(exception: Exception) -> None:
     assert connection_failure(_request(), exception) is None
 
 
 def test_the_watch_clears_the_host_of_a_connection_failure_only_until_an_answer() -> None:
     watch = NetworkWatch()
     assert watch.unproven(_request(), CannotResolveHostError("no"))
-    assert not watch.unproven(_request(), DownloadTimeoutError("slow"))
+    assert not watch.unproven(_request(), DownloadFailedError("closed without an answer"))
     watch.answered = True
     assert not watch.unproven(_request(), CannotResolveHostError("no"))
 
@@ -113,13 +113,40 @@ def test_the_third_connection_failure_without_an_answer_stops_the_crawl(
     crawler.stats.open_spider()
     for _ in range(network.UNREACHABLE_AFTER - 1):
         middleware.process_exception(_request(), CannotResolveHostError("no"))
-    middleware.process_exception(_request(), DownloadTimeoutError("slow"))  # not counted
+    middleware.process_exception(_request(), ValueError("a bug"))  # not counted
+    assert stops == []
     with caplog.at_level(logging.INFO), pytest.raises(StopRequested):
         middleware.process_exception(_request(), CannotResolveHostError("no"))
     assert stops == ["network_unreachable"]
     (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert error.getMessage().startswith("Network unreachable: DNS lookup for feed.mix.sina.com.cn failed (3 attempts")
+    assert error.getMessage().startswith(
+        "Network unreachable: DNS lookup for feed.mix.sina.com.cn failed (3 attempt(s) on 1 host(s)"
+    )
     assert crawler.stats.get_value("sina/network/connection_failures") == network.UNREACHABLE_AFTER
+
+
+def test_timeouts_on_two_hosts_before_any_answer_stop_the_crawl(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firewall that drops packets: every host times out at once; the second host stops it."""
+    crawler = get_crawler(Spider)
+    stops: list[str] = []
+    monkeypatch.setattr(CrawlStop, "stop", lambda self, reason: stops.append(reason))
+    middleware = NetworkCheckMiddleware.from_crawler(crawler)
+    crawler.stats.open_spider()
+    middleware.process_exception(Request(FEED, meta={"download_timeout": 30}), DownloadTimeoutError("slow"))
+    assert stops == []
+    with caplog.at_level(logging.INFO), pytest.raises(StopRequested):
+        middleware.process_exception(
+            Request("https://finance.sina.com.cn/robots.txt", meta={"download_timeout": 30}),
+            DownloadTimeoutError("slow"),
+        )
+    assert stops == ["network_unreachable"]
+    (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert error.getMessage().startswith(
+        "Network unreachable: no answer from finance.sina.com.cn within 30 s (a firewall dropping the connection?)"
+        " (2 attempt(s) on 2 host(s)"
+    )
 
 
 def test_after_an_answer_nothing_is_counted_and_a_stopping_crawl_sends_nothing() -> None:

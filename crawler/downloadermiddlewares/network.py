@@ -6,12 +6,15 @@ Invariants:
 - **No network, no crawl**: until the crawl has received any HTTP response (whatever its
   status), a download that fails at the connection level (DNS, refused, unreachable,
   proxy down or refusing the tunnel, TLS) counts toward UNREACHABLE_AFTER; when that many
-  have failed in a row with no answer at all, the crawl stops with ``network_unreachable``
+  have failed in a row with no answer at all, or the failures span UNREACHABLE_HOSTS hosts,
+  the crawl stops with ``network_unreachable``
   and one ERROR line that says what failed (the DNS name, or the proxy, credentials
   stripped).  Such failures do not slow the host down (crawler.downloadermiddlewares.retry):
   a host-wide backoff is for a site that answers 429/5xx, not for a missing network.  Once
-  any HTTP response has arrived, this check is over and normal retries apply.  A timeout
-  is not counted: a slow site is not a missing network.
+  any HTTP response has arrived, this check is over and normal retries apply.  A download
+  timeout before any answer counts too: a firewall that drops packets answers nothing at all,
+  and a site that has not answered one of the crawl's first requests within DOWNLOAD_TIMEOUT
+  cannot be crawled either.
 - **A stop is prompt**: once a stop begins (``CrawlStop.stop``), no request reaches the
   downloader any more, those waiting in its slots (behind a delay or a backoff hold) are
   dropped with StopRequested, retries are not made, and the spider closes as soon as the
@@ -36,11 +39,13 @@ from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
+    DownloadTimeoutError,
     IgnoreRequest,
 )
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from crawler.scrapy_internals import TunnelError, abandon_in_progress, drop_queued_downloads, running_engine
 
@@ -53,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 #: Connection-level failures in a row, with no HTTP response yet, that stop the crawl.
 UNREACHABLE_AFTER = 3
+#: ...or this many hosts failed so: a silent firewall times every host out at once, and a
+#: third attempt would come only one DOWNLOAD_TIMEOUT later.
+UNREACHABLE_HOSTS = 2
 #: Seconds the downloads in flight get to end once a stop begins.
 STOP_GRACE = 5.0
 #: The finish reason of a crawl stopped by a signal (Scrapy's own name for it).
@@ -161,6 +169,12 @@ def connection_failure(request: Request, exception: BaseException) -> str | None
         return f"the proxy {where} could not open a tunnel to {host} ({exception})"
     if isinstance(exception, ConnectError):
         return f"the proxy {where} is unreachable ({exception})" if proxy else f"{host} is unreachable ({exception})"
+    if isinstance(exception, DownloadTimeoutError | TwistedTimeoutError):
+        waited = request.meta.get("download_timeout")
+        within = f" within {waited:g} s" if isinstance(waited, int | float) else ""
+        if proxy:
+            return f"no answer through the proxy {where}{within} (a firewall dropping the connection?)"
+        return f"no answer from {host}{within} (a firewall dropping the connection?)"
     if isinstance(exception, DownloadFailedError) and _tls_failure(exception):
         return f"the TLS handshake with {host} failed ({exception})"
     return None
@@ -174,6 +188,7 @@ class NetworkWatch:
     def __init__(self) -> None:
         self.answered = False  # any HTTP response has arrived: the network is there
         self.failures = 0
+        self.hosts: set[str] = set()  # the hosts of those failures
 
     @classmethod
     def of(cls, crawler: Crawler) -> NetworkWatch:
@@ -217,13 +232,15 @@ class NetworkCheckMiddleware:
         if what is None:
             return
         self.watch.failures += 1
+        self.watch.hosts.add(urlparse_cached(request).hostname or request.url)
         self.crawler.stats.inc_value("sina/network/connection_failures")
         logger.info("No answer yet (%d of %d): %s: %s", self.watch.failures, UNREACHABLE_AFTER, request.url, what)
-        if self.watch.failures >= UNREACHABLE_AFTER:
+        if self.watch.failures >= UNREACHABLE_AFTER or len(self.watch.hosts) >= UNREACHABLE_HOSTS:
             logger.error(
-                "Network unreachable: %s (%d attempts, no answer from any host); stopping",
+                "Network unreachable: %s (%d attempt(s) on %d host(s), no answer from any host); stopping",
                 what,
                 self.watch.failures,
+                len(self.watch.hosts),
             )
             self.stop.stop("network_unreachable")
             raise StopRequested(f"stopping: {request.url}")
