@@ -57,7 +57,8 @@ class ImageHostRateMiddleware:
     def from_crawler(cls, crawler: Crawler) -> ImageHostRateMiddleware:
         output = Config.of(crawler).output
         if output.images != "local":
-            raise NotConfigured("HEXO_IMAGES is not 'local'")
+            # Remote images: not a problem, so no message (Scrapy logs one as a WARNING).
+            raise NotConfigured
         return cls(HostPacer(output.image_host_rate))
 
     async def process_request(self, request: Request) -> None:
