@@ -9,6 +9,7 @@ settings and scrapyd's ``-d setting=`` (Scrapy's own order of priorities)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
 from crawler.config.values import setting, whole_number
+from crawler.hexo import permalink
 from crawler.hexo.body import BODY_STYLES, BodyStyle
 from crawler.hexo.post import post_format
 
@@ -31,8 +33,13 @@ OUTPUT_KEYS = {
     "images_max_per_post": "HEXO_IMAGES_MAX_PER_POST",
     "images_max_bytes_per_run": "HEXO_IMAGES_MAX_BYTES_PER_RUN",
     "body": "HEXO_BODY",
+    "image_urls": "HEXO_IMAGE_URLS",
+    "site_permalink": "HEXO_SITE_PERMALINK",
+    "site_root": "HEXO_SITE_ROOT",
+    "site_tz": "HEXO_SITE_TZ",
 }
 IMAGE_MODES = ("remote", "local")
+IMAGE_URL_MODES = ("relative", "root")
 _FILE_PRIORITY = SETTINGS_PRIORITIES["project"]  # the file overrides this and below
 _HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
@@ -47,6 +54,8 @@ class OutputConfig:
     images_max_per_post: int  # HEXO_IMAGES_MAX_PER_POST: the rest stay remote
     images_max_bytes_per_run: int  # HEXO_IMAGES_MAX_BYTES_PER_RUN
     body_style: BodyStyle  # HEXO_BODY
+    image_urls: str  # HEXO_IMAGE_URLS: relative (the file name) or root (from the site root)
+    site: permalink.SitePermalink  # HEXO_SITE_PERMALINK, HEXO_SITE_ROOT, HEXO_SITE_TZ
     fsync: bool  # HEXO_FSYNC
     lock_wait: float  # SINA_LOCK_WAIT
 
@@ -102,6 +111,22 @@ def _body_style(value: object) -> BodyStyle:
     raise ConfigError(f"HEXO_BODY={value!r}: expected one of {', '.join(BODY_STYLES)}")
 
 
+def _site(value: Callable[[str], object]) -> permalink.SitePermalink:
+    """The Hexo site's permalink rule, root and TZ, each checked."""
+    rule, root, tz = (str(value(name)) for name in ("HEXO_SITE_PERMALINK", "HEXO_SITE_ROOT", "HEXO_SITE_TZ"))
+    problem = permalink.check_rule(rule)
+    if problem:
+        raise ConfigError(f"HEXO_SITE_PERMALINK={rule!r}: {problem}")
+    problem = permalink.check_root(root)
+    if problem:
+        raise ConfigError(f"HEXO_SITE_ROOT={root!r}: {problem}")
+    try:
+        zone = permalink.zone(tz)
+    except ValueError as exc:
+        raise ConfigError(f"HEXO_SITE_TZ: {exc}") from None
+    return permalink.SitePermalink(rule=rule, root=root, zone=zone)
+
+
 def load_output(settings: BaseSettings) -> OutputConfig:
     """The output settings, each read once (an output file's keys over the project's)."""
     from_file, source = output_file_settings(settings)
@@ -125,6 +150,12 @@ def load_output(settings: BaseSettings) -> OutputConfig:
     images = str(value("HEXO_IMAGES"))
     if images not in IMAGE_MODES:
         raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    image_urls = str(value("HEXO_IMAGE_URLS"))
+    if image_urls not in IMAGE_URL_MODES:
+        raise ConfigError(f"HEXO_IMAGE_URLS={image_urls!r}: expected one of {', '.join(IMAGE_URL_MODES)}")
+    if image_urls == "root" and images != "local":
+        raise ConfigError(f"HEXO_IMAGE_URLS=root needs HEXO_IMAGES=local (HEXO_IMAGES={images!r} keeps remote URLs)")
+    site = _site(value)
     try:
         lock_wait = float(setting(settings, "SINA_LOCK_WAIT"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -138,6 +169,8 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         images_max_per_post=whole_number("HEXO_IMAGES_MAX_PER_POST", value("HEXO_IMAGES_MAX_PER_POST")),
         images_max_bytes_per_run=whole_number("HEXO_IMAGES_MAX_BYTES_PER_RUN", value("HEXO_IMAGES_MAX_BYTES_PER_RUN")),
         body_style=_body_style(value("HEXO_BODY")),
+        image_urls=image_urls,
+        site=site,
         fsync=settings.getbool("HEXO_FSYNC"),
         lock_wait=lock_wait,
     )

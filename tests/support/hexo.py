@@ -52,16 +52,19 @@ def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict[str,
     return run_hexo_script(LOAD_POSTS_JS, [str(Path(posts_dir).resolve())], f"load {posts_dir}", timeout)
 
 
-def run_hexo_script(script: Path, args: list[str], what: str, timeout: float) -> list[dict[str, Any]]:
-    """Run one of tests/hexo's node scripts (TZ=UTC) and return the JSON list it prints;
-    RuntimeError, with Hexo's stderr, when it fails to ``what``."""
+def run_hexo_script(
+    script: Path, args: list[str], what: str, timeout: float, *, tz: str = "UTC"
+) -> list[dict[str, Any]]:
+    """Run one of tests/hexo's node scripts (in time zone ``tz``: UTC, a server's, unless
+    told) and return the JSON list it prints; RuntimeError, with Hexo's stderr, when it
+    fails to ``what``."""
     node = shutil.which("node")
     assert node is not None
     try:
         proc = subprocess.run(
             [node, str(script), *args],
             cwd=HEXO_DIR,
-            env={**os.environ, "TZ": "UTC"},
+            env={**os.environ, "TZ": tz},
             capture_output=True,
             encoding="utf-8",
             timeout=timeout,
