@@ -27,8 +27,11 @@ The configurations (``--variants``; each is ``defaults`` plus one change, but fo
 - ``timezone_cfg``: ``timezone: Asia/Shanghai`` in the site, still ``TZ=UTC``;
 - ``tz_env``: ``TZ=Asia/Shanghai`` in the environment of ``hexo generate``;
 - ``concurrency_16``: ``hexo generate --concurrency 16`` (Hexo's default: no bound);
+- ``no_sidebar``: ``theme_config: {sidebar: false}``: no sidebar (landscape's widgets list
+  every category, tag and month and the recent posts, on every page; an empty
+  ``widgets`` list does not remove them, Hexo merges it into the theme's own);
 - ``recommended``: per_page 50, archives by year, feed limit 20, ``TZ=Asia/Shanghai``
-  with ``timezone: Asia/Shanghai``.
+  with ``timezone: Asia/Shanghai``, ``--concurrency 16``, no sidebar.
 
     .venv/bin/python benchmarks/bench_blog.py [--sizes 1000,5000,20000]
         [--variants defaults,recommended,...] [--json] [--keep DIR]
@@ -116,6 +119,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("timezone_cfg", {"timezone": "Asia/Shanghai"}),
         Variant("tz_env", tz="Asia/Shanghai"),
         Variant("concurrency_16", concurrency=16),
+        Variant("no_sidebar", {"theme_config": {"sidebar": False}}),
         Variant(
             "recommended",
             {
@@ -123,10 +127,12 @@ VARIANTS: dict[str, Variant] = {
                 "index_generator": {"path": "", "per_page": 50, "order_by": "-date"},
                 "archive_generator": {"monthly": False},
                 "timezone": "Asia/Shanghai",
+                "theme_config": {"sidebar": False},
                 **FEED_20,
             },
             tz="Asia/Shanghai",
             feed=True,
+            concurrency=16,
         ),
     )
 }

@@ -36,7 +36,7 @@ from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright
+from playwright.async_api import ViewportSize, async_playwright
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.browser import CHROMIUM_ARGS
@@ -1070,8 +1070,8 @@ async def _page_images_async(base_url: str, paths: list[str], timeout_ms: int) -
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
         try:
             for path in paths:
-                viewport = {"width": _VIEWPORT["width"], "height": _VIEWPORT["height"]}
-                context = await browser.new_context(viewport=viewport, service_workers="block")  # type: ignore[arg-type]
+                viewport: ViewportSize = {"width": _VIEWPORT["width"], "height": _VIEWPORT["height"]}
+                context = await browser.new_context(viewport=viewport, service_workers="block")
                 context.set_default_timeout(timeout_ms)
                 failed: list[str] = []
                 offsite: list[str] = []
