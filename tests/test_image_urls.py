@@ -28,7 +28,7 @@ FOLDER = (  # POST without .md, percent-encoded
 MORNING = datetime(2022, 1, 24, 23, 30, 5, tzinfo=UTC)
 
 
-def site(rule: str = permalink.HEXO_DEFAULT_PERMALINK, root: str = "/", tz: str = "Asia/Shanghai") -> SitePermalink:
+def site(rule: str = ":year/:month/:day/:title/", root: str = "/", tz: str = "Asia/Shanghai") -> SitePermalink:
     return SitePermalink(rule=rule, root=root, zone=permalink.zone(tz))
 
 

@@ -35,7 +35,6 @@ _DATE_FORMATS = {
     "second": "%S",
 }
 SUPPORTED = (*_DATE_FORMATS, "i_month", "i_day", "title", "name")
-HEXO_DEFAULT_PERMALINK = ":year/:month/:day/:title/"  # Hexo 7's default_config
 
 
 @dataclass(frozen=True, slots=True)
