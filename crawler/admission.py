@@ -7,6 +7,11 @@ folder are asked through the arguments), so every rule is tested with a table of
 - **known**: an entry written before, in this post format, whose listed mtime is
   unchanged and whose post is still there, is not fetched again (``-a refresh=1``: none is);
 - **since**: an entry listed before ``-a since`` is not fetched, and paging stops there;
+- **window** (retention, ``-a keep_days`` / ``-a keep_posts``): an entry dated before the
+  window (older than keep_days days, or older than the newest keep_posts posts kept) is
+  not fetched, and paging stops there, so a run never writes again what retention removed;
+  ``fall_out`` names the posts retention removes: dated before ``now - keep_days`` days, or
+  beyond the newest keep_posts (by date, then publishid: no tie is left to chance);
 - **admit**: the rest is fetched; a page of known entries alone stops paging, but only
   when the section's last run finished what it listed (else the next pages may hold what
   it left behind);
@@ -61,6 +66,81 @@ class Remembered(Protocol):
 
 T = TypeVar("T", bound=Listed)
 
+DAY = 86400
+
+
+class Dated(Protocol):
+    """A post retention may remove (crawler.storage.state.ArticleState): its date, Unix seconds."""
+
+    @property
+    def publishid(self) -> str: ...
+
+    @property
+    def date(self) -> int | None: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The posts a run keeps: dated at or after ``now - keep_days`` days, and among the
+    newest ``keep_posts`` (None: no such limit; both None: retention is off)."""
+
+    keep_days: int | None = None
+    keep_posts: int | None = None
+    now: int = 0  # Unix seconds: the run's start, one clock for removal and admission
+    floor: tuple[int, str] | None = None  # (date, publishid) of the oldest post keep_posts keeps
+
+    @property
+    def on(self) -> bool:
+        return self.keep_days is not None or self.keep_posts is not None
+
+    @property
+    def cutoff(self) -> int | None:
+        """Posts dated before this are older than keep_days days."""
+        return None if self.keep_days is None else self.now - self.keep_days * DAY
+
+    def outside(self, date: int, publishid: str) -> bool:
+        """Whether a post of this date and publishid falls out of the window."""
+        cutoff = self.cutoff
+        return (cutoff is not None and date < cutoff) or (self.floor is not None and (date, publishid) < self.floor)
+
+    def kept(self, posts: Iterable[Dated]) -> Window:
+        """This window with the floor of keep_posts set from the posts kept: the
+        keep_posts-th newest (fewer posts: no floor; a newer listed entry may still come)."""
+        if self.keep_posts is None:
+            return self
+        ranked = sorted(((post.date, post.publishid) for post in posts if post.date is not None), reverse=True)
+        floor = ranked[self.keep_posts - 1] if len(ranked) >= self.keep_posts else None
+        return Window(self.keep_days, self.keep_posts, self.now, floor)
+
+
+def fall_out(posts: Iterable[D], window: Window) -> list[tuple[D, str]]:
+    """The posts retention removes, oldest first, each with why: ``keep_days`` (dated
+    before the cutoff) or ``keep_posts`` (beyond the newest keep_posts, ranked by date then
+    publishid, newest first).  A post without a date never falls out and takes no rank."""
+    if not window.on:
+        return []
+    ranked = sorted(
+        (post for post in posts if post.date is not None), key=lambda post: (post.date, post.publishid), reverse=True
+    )
+    cutoff = window.cutoff
+    out: list[tuple[D, str]] = []
+    for rank, post in enumerate(ranked):
+        assert post.date is not None
+        if cutoff is not None and post.date < cutoff:
+            out.append((post, "keep_days"))
+        elif window.keep_posts is not None and rank >= window.keep_posts:
+            out.append((post, "keep_posts"))
+    return out[::-1]
+
+
+def listed_date(entry: Listed) -> int | None:
+    """An entry's date as its post will have it: the listing's intime (else when it was
+    listed); None: only its page will say."""
+    return entry.intime if entry.intime is not None else entry.ctime
+
 
 def is_known(
     entry: Listed,
@@ -87,6 +167,7 @@ class Admission(Generic[T]):
     known: int  # written before and unchanged: not fetched
     older: int  # listed before -a since: not fetched
     go_on: bool  # paging may go on after this page
+    outside: int = 0  # dated before the retention window: not fetched
 
     @property
     def listed(self) -> int:
@@ -94,21 +175,32 @@ class Admission(Generic[T]):
         return len(self.admitted) + self.known
 
 
-def admit(entries: Iterable[T], *, since: int | None, stop_at_known: bool, known: Callable[[T], bool]) -> Admission[T]:
-    """Sort a page's entries.  Paging goes on unless the page reached ``since``, or held
-    only known entries and ``stop_at_known`` (the section's last run finished what it listed)."""
+def admit(
+    entries: Iterable[T],
+    *,
+    since: int | None,
+    stop_at_known: bool,
+    known: Callable[[T], bool],
+    window: Window | None = None,
+) -> Admission[T]:
+    """Sort a page's entries.  Paging goes on unless the page reached ``since`` or the
+    retention window, or held only known entries and ``stop_at_known`` (the section's last
+    run finished what it listed)."""
     admitted: list[T] = []
-    known_count = older = 0
+    known_count = older = outside = 0
     for entry in entries:
         listed_at = entry.ctime or entry.intime
+        dated = listed_date(entry)
         if since is not None and listed_at is not None and listed_at < since:
             older += 1
+        elif window is not None and dated is not None and window.outside(dated, entry.publishid):
+            outside += 1
         elif known(entry):
             known_count += 1
         else:
             admitted.append(entry)
     all_known = known_count > 0 and not admitted and stop_at_known
-    return Admission(admitted, known_count, older, go_on=not older and not all_known)
+    return Admission(admitted, known_count, older, go_on=not older and not outside and not all_known, outside=outside)
 
 
 def next_page(page: int, *, pages: int, more: bool, go_on: bool) -> int | None:

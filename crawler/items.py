@@ -37,12 +37,14 @@ class Post:
     section: str  # id of the section that listed it first (settings/sections.yaml)
     title: str
     date: datetime  # aware, UTC
-    summary: str | None
-    keywords: tuple[str, ...]
+    summary: str | None  # the listing's intro as given (a flash: its whole text)
+    excerpt: str | None  # the summary as text an index page shows (HEXO_FRONT_MATTER_EXTRAS)
+    keywords: tuple[str, ...]  # each once, in Sina's order (a flash: its tag names): the post's tags
     categories: tuple[str, str, str]
     author: str
     body: Body  # BODY and its images (crawler.hexo.body)
     mtime: int | None  # the listing's mtime (a flash: its update_time): changed, written again
+    updated: datetime | None  # aware, UTC: mtime, when it is later than date (Sina edited the article)
 
     kind: ClassVar[str]
 

@@ -18,7 +18,8 @@ from crawler.hexo.shapes import flash_html
 from crawler.items import ArticlePost, FlashPost, GalleryPost, PagePost, Stock, VideoPost
 from crawler.parsing.page_facts import PageFacts
 from crawler.sina import article_page
-from crawler.sina.roll_api import RollItem
+from crawler.sina.keywords import split_keywords
+from crawler.sina.roll_api import RollItem, without_site_suffix
 from crawler.sina.times import parse_published_time
 from crawler.sina.urls import GALLERY, VIDEO
 from crawler.sina.zhibo_api import ZHIBO_REFERER, Flash
@@ -45,15 +46,20 @@ def _strip(value: str | None) -> str | None:
     return " ".join(value.split()) or None
 
 
-def _split_keywords(value: str | None) -> list[str]:
-    """``a,b，c`` -> [a, b, c] (Sina separates keywords with ASCII or full-width commas)."""
-    if not value:
-        return []
-    return [word.strip() for word in value.replace("，", ",").split(",") if word.strip()]
+def _excerpt(intro: str | None) -> str | None:
+    """A listing's intro as text: entities decoded (``&nbsp;``), as a title's are, and the
+    site's name Sina adds to some left out."""
+    text = clean_title(intro)
+    return (without_site_suffix(text) or None) if text else None
 
 
-def _keywords(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    return tuple(word for value in values for word in _split_keywords(value))
+def _updated(mtime: int | None, date: datetime) -> datetime | None:
+    """The edit time, when Sina's mtime is later than the post's date: Sina edited the
+    article after publishing it (an unedited item's mtime is its intime, or a few seconds
+    before it)."""
+    if mtime is None or mtime <= date.timestamp():
+        return None
+    return _four_digit_year(utc_from_timestamp(mtime))
 
 
 def _first(*values: str | None) -> str | None:
@@ -96,12 +102,14 @@ def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts
         date=date,
         media=_first(_strip(listing.media_name), _strip(facts.media_name)),
         editor=_strip(facts.editor),
-        keywords=_keywords([listing.keywords or ""]) or _keywords(facts.keywords),
+        keywords=split_keywords([listing.keywords]) or facts.keywords,
         summary=_strip(listing.intro),
+        excerpt=_excerpt(listing.intro),
         categories=section.categories,
         author=section.author,
         body=body,
         mtime=listing.mtime,
+        updated=_updated(listing.mtime, date),
     )
 
 
@@ -120,18 +128,21 @@ def load_flash(flash: Flash, section: Section, style: BodyStyle) -> FlashPost:
         raise ArticleError("no_title", f"flash {flash.id} has no text to take a title from")
     if not body.html.strip():
         raise ArticleError("empty_body", f"flash {flash.id} gives an empty body")
+    date = utc_from_timestamp(flash.created)
     return FlashPost(
         publishid=flash.publishid,
         url=flash_url(flash),
         section=section.id,
         title=title,
-        date=utc_from_timestamp(flash.created),
+        date=date,
         summary=_strip(flash.plain_text),
-        keywords=_keywords(flash.tags),
+        excerpt=_strip(flash.lead),  # text already: its entities were decoded once
+        keywords=split_keywords(flash.tags),
         tags=flash.tags,
         stocks=tuple(Stock(stock["market"], stock["symbol"], stock["key"]) for stock in flash.stocks),
         categories=section.categories,
         author=section.author,
         body=body,
         mtime=flash.updated,
+        updated=_updated(flash.updated, date),
     )

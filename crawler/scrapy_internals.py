@@ -15,10 +15,37 @@ Why each is used:
   relies on ``Downloader._process_queue``, which dispatches a slot's next request only
   once ``monotonic() >= lastseen + slot.download_delay()``, and checks that only when the
   delay is not zero.
+- **A prompt stop** (crawler.downloadermiddlewares.network).  Scrapy's graceful stop
+  waits for every request the engine has taken, those waiting in a download slot behind
+  a delay or a backoff hold included (minutes).  A stop drops those: each waits in its
+  slot's ``queue`` as ``(request, deferred)``, and failing the deferred fails the request
+  as a download error would.  After a grace time, or at a second signal, the close goes on
+  without the downloads still in flight: the engine's slot waits for its ``inprogress``
+  set to empty (``_Slot._maybe_fire_closing``).  And Scrapy's signal handlers are the
+  crawl process's ``_signal_shutdown`` and ``_signal_kill`` methods, looked up when the
+  process starts its reactor: the crawl command sets its own on the instance, so that
+  SIGINT and SIGTERM start that prompt stop, and a second one still closes the spider
+  (its summary, its exit status) instead of stopping the reactor.  Scrapy's HTTP/1.1
+  handler's ``TunnelError`` (a proxy that refused a CONNECT) has no public name either.
 - **The crawl command's crawler** (crawler.commands.crawl).  The command needs its
   crawler before the crawl starts, to hear how the crawl ended.  Scrapy's own crawl
   command makes it with ``BaseRunSpiderCommand._create_crawler``, which also connects
   the FEEDS warning.  There is no public equivalent that does both.
+
+- **Scrapy log lines said once, on one line** (crawler.extensions.loglines).  A robots.txt
+  that cannot be fetched is logged by ``scrapy.downloadermiddlewares.robotstxt`` as
+  ``Error downloading <the request that needed it>`` at ERROR with a 40-line traceback,
+  though the crawl goes on as if the host had no robots.txt; the HTTP download handler
+  (``scrapy.core.downloader.handlers.http11``) logs a download over DOWNLOAD_MAXSIZE as a
+  WARNING before the failure reaches the project's errbacks and pipelines, which log it
+  again (``too_large``); a robots.txt download that failed after its retries is also
+  logged by ``get_retry_request`` ("Gave up retrying", at ERROR) just before.  A
+  ``logging.Filter`` on those loggers makes the robots.txt failure one WARNING line naming
+  the robots.txt and the reason, and the other two DEBUG.  It relies on the records Scrapy
+  makes: the robots one with ``exc_info`` and dict arguments holding ``request`` and
+  ``f_exception``; the give-up one with dict arguments holding ``request`` and ``reason``
+  (an exception when the download raised); the max-size one a ready message saying
+  ``larger than download max size``.
 
 Three helpers serve tests only, so that tests need no internals either:
 ``DownloadSlot.standalone`` (a slot in no downloader), ``DownloadSlot.next_dispatch`` (when
@@ -28,14 +55,21 @@ Scrapy's own dispatch code would send from it) and ``install_slots`` (slots wher
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.core.downloader import Slot
+from scrapy.core.downloader.handlers.http11 import TunnelError
+
+__all__ = ["TunnelError"]  # the proxy refused to open a CONNECT tunnel
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.commands import BaseRunSpiderCommand
-    from scrapy.crawler import Crawler
+    from scrapy.core.engine import ExecutionEngine
+    from scrapy.crawler import Crawler, CrawlerProcessBase
 
 
 class DownloadSlot:
@@ -167,3 +201,130 @@ def send_to_pipelines(crawler: Crawler, item: object) -> None:
 def engine_is_full(crawler: Crawler) -> bool:
     """Whether the engine would take no more requests now (its slots and scraper full)."""
     return bool(crawler.engine.needs_backout())
+
+
+ROBOTS_TXT_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
+DOWNLOAD_HANDLER_LOGGER = "scrapy.core.downloader.handlers.http11"
+RETRY_LOGGER = "scrapy.downloadermiddlewares.retry"
+OVER_MAXSIZE = "larger than download max size"
+
+
+def _robots_txt_raised(args: object) -> bool:
+    """A give-up's arguments: a robots.txt whose download raised (the robots.txt middleware
+    then logs it); a robots.txt that answered 5xx is parsed as it is, so its give-up stays."""
+    if not isinstance(args, dict) or not isinstance(args.get("reason"), BaseException):
+        return False
+    return urlsplit(str(getattr(args.get("request"), "url", ""))).path == "/robots.txt"
+
+
+class ScrapyLogLines(logging.Filter):
+    """A failed robots.txt as one WARNING line, without its traceback (and its retries'
+    give-up at DEBUG); a download over DOWNLOAD_MAXSIZE at DEBUG (the request's errback
+    or pipeline logs it as ``too_large``).  ``reason``: a download exception's short name
+    (crawler.failures)."""
+
+    def __init__(self, reason: Callable[[BaseException], str]) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ROBOTS_TXT_LOGGER and record.exc_info and isinstance(record.args, dict):
+            request, exception = record.args.get("request"), record.args.get("f_exception")
+            parts = urlsplit(str(getattr(request, "url", "")))
+            reason = self.reason(exception) if isinstance(exception, BaseException) else "error"
+            record.msg = "robots.txt of %s not read (%s): its pages are fetched as if it had none"
+            record.args = (f"{parts.scheme}://{parts.netloc}", reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif (record.name == DOWNLOAD_HANDLER_LOGGER and OVER_MAXSIZE in record.getMessage()) or (
+            record.name == RETRY_LOGGER and _robots_txt_raised(record.args)
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_scrapy_log_lines(reason: Callable[[BaseException], str]) -> Callable[[], None]:
+    """Put ScrapyLogLines on those loggers; what it returns takes it off again."""
+    line_filter = ScrapyLogLines(reason)
+    loggers = [logging.getLogger(name) for name in (ROBOTS_TXT_LOGGER, DOWNLOAD_HANDLER_LOGGER, RETRY_LOGGER)]
+    for each in loggers:
+        each.addFilter(line_filter)
+
+    def remove() -> None:
+        for each in loggers:
+            each.removeFilter(line_filter)
+
+    return remove
+
+
+def running_engine(crawler: Crawler) -> ExecutionEngine | None:
+    """The crawler's engine, or None before the crawl starts (Scrapy raises then)."""
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
+
+
+def drop_queued_downloads(crawler: Crawler, error: Callable[[Request], Exception]) -> int:
+    """Fail every request waiting in a download slot (not yet sent) with ``error(request)``,
+    as a download error; returns how many.  Requests already on the wire are not touched."""
+    engine = running_engine(crawler)
+    if engine is None:
+        return 0
+    dropped = 0
+    for slot in list(engine.downloader.slots.values()):
+        while slot.queue:
+            request, deferred = slot.queue.popleft()
+            deferred.errback(error(request))
+            dropped += 1
+    return dropped
+
+
+def abandon_in_progress(crawler: Crawler) -> int:
+    """Let a closing engine go on without the requests it still waits for (downloads in
+    flight); returns how many.  Nothing once the spider is closed."""
+    engine = running_engine(crawler)
+    slot = None if engine is None else engine._slot
+    if slot is None or slot.closing is None:
+        return 0
+    waiting = len(slot.inprogress)
+    slot.inprogress.clear()
+    slot._maybe_fire_closing()
+    return waiting
+
+
+def install_stop_handlers(
+    process: CrawlerProcessBase,
+    first: Callable[[int], None],
+    again: Callable[[int], None],
+    *,
+    call: Callable[..., object] | None = None,
+) -> None:
+    """SIGINT/SIGTERM (and SIGBREAK) call ``first(signum)``, the next one ``again(signum)``, both
+    in the reactor's thread (``call``: the reactor's callFromThread), instead of Scrapy's
+    graceful stop and its forced one; a third is Scrapy's forced stop.  Set before
+    ``process.start()``, which installs the handlers."""
+    from scrapy.utils.ossignal import install_shutdown_handlers
+
+    if not hasattr(process, "_signal_kill"):
+        return  # a crawler runner, which installs no signal handlers (tests)
+    scrapy_kill = process._signal_kill
+
+    def in_reactor(function: Callable[[int], None], signum: int) -> None:
+        if call is not None:
+            call(function, signum)
+            return
+        from twisted.internet import reactor  # installed by then: the process runs it
+
+        reactor.callFromThread(function, signum)
+
+    def on_first(signum: int, _: Any) -> None:  # a signal handler: no logging here
+        install_shutdown_handlers(on_again)
+        in_reactor(first, signum)
+
+    def on_again(signum: int, _: Any) -> None:
+        install_shutdown_handlers(scrapy_kill)
+        in_reactor(again, signum)
+
+    process._signal_shutdown = on_first  # type: ignore[method-assign]
+    process._signal_kill = on_again  # type: ignore[method-assign]

@@ -24,7 +24,13 @@ HEXO_IMAGE_URLS = "relative"  # HEXO_IMAGES=local: "relative" (the file name) or
 HEXO_SITE_PERMALINK = ":year/:month/:day/:title/"  # Hexo's default
 HEXO_SITE_ROOT = "/"  # Hexo's default
 HEXO_SITE_TZ = "Asia/Shanghai"  # Sina's dates are Beijing's: build the blog with TZ=Asia/Shanghai
+# HEXO_IMAGES=local: requests per second to each image host, evenly spaced, in a download
+# slot of their own (IMAGE_SLOT below), apart from the article hosts' slots and AutoThrottle.
+SINA_IMAGE_HOST_RATE = 4.0
 HEXO_BODY = "clean"  # "clean" (publishable) or "sample" (the 2022 chain's body: post format §3 rule 8)
+HEXO_FRONT_MATTER_EXTRAS: list[str] = []  # some of "excerpt", "tags", "updated": front-matter lines after the sample's
+HEXO_KEEP_DAYS = None  # retention: remove our posts older than this many days (-a keep_days); None: off
+HEXO_KEEP_POSTS = None  # retention: keep only the newest this many of our posts (-a keep_posts); None: off
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
 SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)
@@ -42,9 +48,10 @@ ITEM_PIPELINES = {
     "crawler.pipelines.hexo_posts.HexoPostsPipeline": 500,
 }
 EXTENSIONS = {
-    "crawler.extensions.runstate.RunState": 400,  # opens the run (lock, state) when the spider opens
+    "crawler.extensions.runstate.RunState": 400,  # finishes the run the spider's start() opened
     "crawler.extensions.runsummary.RunSummary": 500,
     "crawler.extensions.runstate.RunHealth": 510,
+    "crawler.extensions.loglines.LogLines": 520,  # Scrapy's robots.txt and max-size lines: once, one line
 }
 COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits non-zero when a run failed
 LOGSTATS_INTERVAL = 60.0
@@ -89,8 +96,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.downloadermiddlewares.metarefresh.HeadMetaRefreshMiddleware": 580,  # Scrapy's, reading the head only
     "crawler.downloadermiddlewares.fetchpolicy.PublicAddressMiddleware": 760,  # after HttpProxyMiddleware (750)
+    # Last before the download: its process_exception sees a failure first (no network: stop).
+    "crawler.downloadermiddlewares.network.NetworkCheckMiddleware": 990,
     # SINA_REDIS_URL only: the cluster's shared per-host budget, after robots.txt (100).
     "crawler.downloadermiddlewares.hostrate.SharedHostRateMiddleware": 120,
+    # HEXO_IMAGES=local only: image requests paced per image host (SINA_IMAGE_HOST_RATE), after robots.txt.
+    "crawler.downloadermiddlewares.imagerate.ImageHostRateMiddleware": 110,
 }
 # Names that resolve to a loopback, private, link-local or reserved address do not resolve.
 TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
@@ -101,6 +112,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 COOKIES_ENABLED = False  # nothing here needs a session; keeps requests independent
 # HEXO_IMAGES=local follows an image's redirects, each checked by FetchPolicyMiddleware.
 MEDIA_ALLOW_REDIRECTS = True
+# Image requests share one download slot of their own (paced per host by SINA_IMAGE_HOST_RATE
+# in crawler/downloadermiddlewares/imagerate.py, so no delay here): images neither wait behind
+# the article host's AutoThrottle delay nor slow it down.
+DOWNLOAD_SLOTS = {"sina-images": {"concurrency": 4, "delay": 0}}
 
 # --- Browser: only for sections of kind "page" (crawler/browser.py) ---------------
 SINA_BROWSER_EXECUTABLE = "/usr/bin/chromium"  # Debian's chromium; browser downloads are not used

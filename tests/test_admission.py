@@ -16,7 +16,9 @@ from crawler.admission import (
     PAGES_DONE_WHILE_LISTING,
     SKIPPED_FOR_GOOD,
     SectionProgress,
+    Window,
     admit,
+    fall_out,
     is_known,
     may_stop_at_known,
     next_page,
@@ -55,7 +57,14 @@ class Page:
     more: bool = True  # the page was full
     since: int | None = None
     stop_at_known: bool = True
+    window: Window | None = None
+    outside: int = 0
 
+
+DAY = 86400
+NOW = SINCE + 30 * DAY
+WEEK = Window(keep_days=7, now=NOW)
+FLOOR = Window(keep_posts=2, now=NOW, floor=(SINCE + 60, "m"))  # the 2nd newest post kept: dated SINCE+60, "m"
 
 PAGES = {
     "new entries, a full page: the next page": Page((new("a"), new("b")), ("a", "b"), next=2),
@@ -85,6 +94,34 @@ PAGES = {
     ),
     "no -a since: old entries are fetched": Page((new("a", ctime=1, intime=1),), ("a",), next=2),
     "order kept": Page((new("c"), known("x"), new("a"), new("b")), ("c", "a", "b"), known=1, next=2),
+    "keep_days: older than the window, not fetched, stop": Page(
+        (new("a", intime=NOW - DAY), new("b", intime=NOW - 8 * DAY)), ("a",), window=WEEK, outside=1
+    ),
+    "keep_days: exactly at the cutoff, fetched": Page((new("a", intime=NOW - 7 * DAY),), ("a",), window=WEEK, next=2),
+    "keep_days: the date is intime (the post's), not ctime": Page(
+        (new("a", ctime=NOW, intime=NOW - 8 * DAY),), (), window=WEEK, outside=1
+    ),
+    "keep_days: no intime, ctime dates it": Page(
+        (new("a", ctime=NOW - 8 * DAY, intime=None),), (), window=WEEK, outside=1
+    ),
+    "keep_days: no date at all, fetched (its page will date it)": Page(
+        (new("a", ctime=None, intime=None),), ("a",), window=WEEK, next=2
+    ),
+    "keep_days: known and outside, counted as outside": Page(
+        (known("a", intime=NOW - 9 * DAY),), (), window=WEEK, outside=1
+    ),
+    "keep_posts: older than the newest kept, not fetched": Page(
+        (new("z", intime=SINCE + 61), new("a", intime=SINCE + 59)), ("z",), window=FLOOR, outside=1
+    ),
+    "keep_posts: same date, publishid decides": Page(
+        (new("n", intime=SINCE + 60), new("l", intime=SINCE + 60)), ("n",), window=FLOOR, outside=1
+    ),
+    "keep_posts: fewer posts kept than N, no floor": Page(
+        (new("a", intime=1),), ("a",), window=Window(keep_posts=5, now=NOW), next=2
+    ),
+    "-a since before the window: counted as before -a since": Page(
+        (new("a", ctime=SINCE - 1, intime=SINCE - 1),), (), since=SINCE, window=Window(keep_days=1, now=NOW), older=1
+    ),
 }
 
 
@@ -95,9 +132,10 @@ def test_a_page_of_a_listing(case: Page) -> None:
         since=case.since,
         stop_at_known=case.stop_at_known,
         known=lambda entry: entry.publishid.startswith("known-"),
+        window=case.window,
     )
     assert [entry.publishid for entry in decided.admitted] == list(case.admitted)
-    assert (decided.known, decided.older) == (case.known, case.older)
+    assert (decided.known, decided.older, decided.outside) == (case.known, case.older, case.outside)
     assert decided.listed == len(case.admitted) + case.known
     assert next_page(case.page, pages=case.pages, more=case.more, go_on=decided.go_on) == case.next
 
@@ -187,8 +225,77 @@ def test_a_failed_listing_is_remembered() -> None:
     assert {"no_body", "empty_body", "no_title", "no_date"} == SKIPPED_FOR_GOOD
 
 
+@dataclass(frozen=True)
+class Post:
+    """What retention knows of a post of ours (crawler.storage.state.ArticleState)."""
+
+    publishid: str
+    date: int | None
+
+
+def posts(*dated: tuple[str, int | None]) -> tuple[Post, ...]:
+    return tuple(Post(publishid, date) for publishid, date in dated)
+
+
+THREE = posts(("a", NOW - DAY), ("b", NOW - 10 * DAY), ("c", NOW - 20 * DAY))
+# posts, keep_days, keep_posts -> what falls out (oldest first, with why), then the floor kept
+FALL_OUT = {
+    "retention off: nothing": (THREE, None, None, [], None),
+    "keep_days: the older ones, oldest first": (THREE, 7, None, [("c", "keep_days"), ("b", "keep_days")], None),
+    "keep_days: a post exactly at the cutoff stays": (posts(("a", NOW - 7 * DAY)), 7, None, [], None),
+    "keep_days: every post in the window": (THREE, 30, None, [], None),
+    "keep_posts: the newest N stay": (THREE, None, 1, [("c", "keep_posts"), ("b", "keep_posts")], (NOW - DAY, "a")),
+    "keep_posts: N or more posts kept, nothing goes": (THREE, None, 3, [], (NOW - 20 * DAY, "c")),
+    "keep_posts: fewer than N, no floor": (THREE, None, 4, [], None),
+    "keep_posts: ties broken by publishid, the larger is newer": (
+        posts(("x", 5), ("y", 5), ("w", 5)),
+        None,
+        2,
+        [("w", "keep_posts")],
+        (5, "x"),
+    ),
+    "both: keep_days first, then the rank": (
+        THREE,
+        15,
+        1,
+        [("c", "keep_days"), ("b", "keep_posts")],
+        (NOW - DAY, "a"),
+    ),
+    "an undated post never falls out and takes no rank": (
+        posts(("old", None), ("a", NOW - DAY), ("b", NOW - 40 * DAY)),
+        30,
+        1,
+        [("b", "keep_days")],
+        (NOW - DAY, "a"),
+    ),
+    "no posts": ((), 1, 1, [], None),
+}
+
+
+@pytest.mark.parametrize(
+    ("posts", "keep_days", "keep_posts", "expected", "floor"), FALL_OUT.values(), ids=FALL_OUT.keys()
+)
+def test_what_retention_removes(
+    posts: tuple[Post, ...],
+    keep_days: int | None,
+    keep_posts: int | None,
+    expected: list[tuple[str, str]],
+    floor: tuple[int, str] | None,
+) -> None:
+    window = Window(keep_days, keep_posts, now=NOW)
+    out = fall_out(posts, window)
+    assert [(post.publishid, why) for post, why in out] == expected
+    gone = {post.publishid for post, _ in out}
+    kept = window.kept(post for post in posts if post.publishid not in gone)
+    assert kept.floor == floor
+    # What is kept is inside the window admission uses; what went is outside it.
+    for post in posts:
+        if post.date is not None:
+            assert kept.outside(post.date, post.publishid) == (post.publishid in gone)
+
+
 def test_the_tables_cover_every_rule() -> None:
-    assert len(PAGES) + len(KNOWN) + len(STOP_AT_KNOWN) + len(PAGES_DONE) >= 35
+    assert len(PAGES) + len(KNOWN) + len(STOP_AT_KNOWN) + len(PAGES_DONE) + len(FALL_OUT) >= 55
 
 
 def test_the_rules_are_pure() -> None:

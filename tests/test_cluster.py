@@ -38,9 +38,11 @@ def _item() -> ArticlePost:
         title="标题 “引号” <b>",
         date=datetime(2026, 9, 28, 11, 2, 7, tzinfo=UTC),
         keywords=("关键词", "A股"),
+        excerpt="摘要 <b>",
         categories=("金融", "新浪财经", "国内"),
         body=a_body(html, ("https://n.sinaimg.cn/a.jpg",)),
         mtime=1790600000,
+        updated=datetime(2026, 9, 28, 11, 13, 20, tzinfo=UTC),
     )
 
 

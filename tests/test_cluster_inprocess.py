@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 import pytest
 import redis
 import scrapy
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.test import get_crawler
 
@@ -29,8 +29,7 @@ from crawler.cluster import worker as worker_module
 from crawler.cluster.budget import HostBudget
 from crawler.cluster.coordinator import LEASE_SECONDS, LOST_AFTER, ClusterError, Coordinator, redis_address
 from crawler.cluster.protocol import HEARTBEAT_TTL, ClusterKeys, item_answer, project_version, skipped_answer
-from crawler.cluster.worker import HeldArticles, WorkerScheduler
-from crawler.config import ConfigError
+from crawler.cluster.worker import HeldArticles, UnreachableScheduler, WorkerScheduler
 from crawler.extensions.runstate import CrawlRun, RunState
 from crawler.sina.roll_api import RollItem, roll_item
 from crawler.spiders import sina_finance_worker
@@ -366,6 +365,7 @@ def test_a_worker_takes_no_more_articles_than_it_can_fetch(tmp_path: Path, serve
 
     async def scenario() -> None:
         scheduler = WorkerScheduler.from_crawler(worker.crawler)
+        assert isinstance(scheduler, WorkerScheduler)
         scheduler.open(worker)
         first, second = scheduler.next_request(), scheduler.next_request()
         assert first is not None and second is not None and scheduler.next_request() is None  # full
@@ -402,6 +402,7 @@ def test_an_idle_worker_notices_new_work_at_once(
 
     async def scenario() -> None:
         scheduler = WorkerScheduler.from_crawler(worker.crawler)
+        assert isinstance(scheduler, WorkerScheduler)
         scheduler.open(worker)
         await _turns()
         assert engine.crawled == []
@@ -424,11 +425,15 @@ def test_an_idle_worker_notices_new_work_at_once(
     _run(scenario())
 
 
-def test_a_worker_without_its_redis_is_a_configuration_error(tmp_path: Path, server: FakeServer) -> None:
+def test_a_worker_without_its_redis_gets_a_scheduler_that_holds_nothing(tmp_path: Path, server: FakeServer) -> None:
+    """So that the spider opens, finds Redis unreachable and closes with cluster_unavailable."""
     worker = _worker(tmp_path)
     server.down = True
-    with pytest.raises(ConfigError, match=r"cannot reach the cluster's Redis \(SINA_REDIS_URL\): Error 111"):
-        WorkerScheduler.from_crawler(worker.crawler)
+    scheduler = WorkerScheduler.from_crawler(worker.crawler)
+    assert isinstance(scheduler, UnreachableScheduler)
+    assert not scheduler.has_pending_requests()
+    assert scheduler.enqueue_request(Request("https://finance.sina.com.cn/")) is False
+    assert scheduler.next_request() is None
 
 
 def test_the_heartbeat_says_what_a_worker_holds_until_it_stops(
@@ -522,7 +527,11 @@ def test_a_worker_whose_redis_fails_closes(
     server.down = True
     with pytest.raises(CloseSpider) as closed:
         _run(_started(worker))
-    assert closed.value.reason == "cluster_unavailable" and "Cluster Redis unreachable: Error 111" in caplog.text
+    assert (
+        closed.value.reason == "cluster_unavailable"
+        and "cannot reach the cluster's Redis at " in caplog.text
+        and "Error 111" in caplog.text
+    )
 
 
 def test_a_closed_worker_stops_its_heartbeat(tmp_path: Path, server: FakeServer) -> None:
@@ -546,12 +555,11 @@ def test_a_run_coordinates_its_cluster_and_a_second_one_is_refused(
 
     async def scenario() -> None:
         opened = RunState.from_crawler(first.crawler)
-        await opened.spider_opened(first)
+        await first_run.begin_crawl(first)  # what the spider's start() does first
         assert isinstance(first_run.cluster, Coordinator) and first_run.is_open
         assert server.client().get(KEYS.run) == first_run.run_id.encode()
-        refused = RunState.from_crawler(second.crawler)
         with pytest.raises(CloseSpider) as closed:
-            await refused.spider_opened(second)
+            await second_run.begin_crawl(second)
         assert closed.value.reason == "cluster_locked" and second_run.cluster is None
         opened.spider_closed(first, "finished")
         assert server.client().exists(KEYS.coordinator, KEYS.run) == 0

@@ -60,8 +60,53 @@ def test_packaged_sections() -> None:
         assert ("155", lid) in lids
     for lid in ("2519", "2671", "2672", "2673", "2674", "2675", "2676", "2487"):
         assert ("384", lid) in lids
-    thirds = [section.categories[2] for section in sections]
-    assert len(set(thirds)) == len(thirds), "each section has its own third category"
+
+
+# One channel, one spelling: the third category names the channel.  Two spellings of one
+# channel are the same name once Sina's prefix is gone, the traditional characters Sina's
+# own pages mix in are read as simplified (the sample's 內), and the words that name a kind
+# of list rather than a channel (频道: a channel's page, 栏目: a column, 滚动: a roll list)
+# are left out: 国內, 国内频道 and 国内滚动 are one channel; 港股 and 港股公司新闻 are two.
+_CATEGORY_PREFIX = "新浪财经－"
+_TRADITIONAL = str.maketrans({"內": "内", "國": "国", "滾": "滚", "動": "动", "財": "财", "經": "经", "際": "际"})
+_LIST_WORDS = ("频道", "栏目", "滚动")
+
+
+def channel_of(category: str) -> str:
+    name = category.removeprefix(_CATEGORY_PREFIX).translate(_TRADITIONAL)
+    for word in _LIST_WORDS:
+        name = name.replace(word, "")
+    return name.strip().casefold()
+
+
+def spellings(sections: tuple[Section, ...]) -> dict[str, set[tuple[str, str, str]]]:
+    """Channel -> the categories its sections give, where there is more than one."""
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for section in sections:
+        found.setdefault(channel_of(section.categories[2]), set()).add(section.categories)
+    return {name: spelt for name, spelt in found.items() if len(spelt) > 1}
+
+
+def test_the_shipped_sections_spell_each_channel_one_way() -> None:
+    """Articles, galleries, videos and flashes of one channel share one category,
+    whichever kind of section lists them."""
+    sections = load_sections(project_settings())
+    assert spellings(sections) == {}
+    channels = {channel_of(section.categories[2]) for section in sections}
+    assert {"国内", "港股", "美股", "外汇", "7x24"} <= channels
+
+
+def test_two_spellings_of_one_channel_are_found() -> None:
+    """The check reads the spellings the shipped file had side by side as one channel."""
+    assert (
+        channel_of("新浪财经－国內") == channel_of("新浪财经－国内频道") == channel_of("新浪财经－国内滚动") == "国内"
+    )
+    assert channel_of("新浪财经－外汇栏目") == channel_of("新浪财经－外汇") == "外汇"
+    assert channel_of("新浪财经－港股公司新闻") != channel_of("新浪财经－港股")
+    roll = "{id: a, name: a, kind: roll, pageid: '155', lid: '1686', categories: [金, 新, 新浪财经－国內], author: x}"
+    page = "{id: b, name: b, kind: page, url: 'https://x.cn/', categories: [金, 新, 新浪财经－国内频道], author: x}"
+    old = parse_sections(f"sections:\n  - {roll}\n  - {page}\n", "old.yaml")
+    assert list(spellings(old)) == ["国内"]
 
 
 def test_sections_parse_and_select() -> None:
@@ -143,7 +188,7 @@ def test_spider_arguments() -> None:
     assert args.since_timestamp == 1790006400 - 86400  # 2026-09-21 00:00 Beijing
     assert SpiderArguments.from_kwargs({}) == SpiderArguments(sections=None, pages=1, since=None, refresh=False)
     assert SpiderArguments.from_kwargs({}).since_timestamp is None
-    assert SpiderArguments.names() == ("sections", "pages", "since", "refresh")
+    assert SpiderArguments.names() == ("sections", "pages", "since", "refresh", "keep_days", "keep_posts")
     for pages in ("0", "x", "-1"):
         with pytest.raises(ConfigError, match="-a pages"):
             SpiderArguments.from_kwargs({"pages": pages})
@@ -154,6 +199,30 @@ def test_spider_arguments() -> None:
     with pytest.raises(ConfigError, match=r"-a section=china: unknown spider argument \(did you mean sections\?\)"):
         SpiderArguments.from_kwargs({"section": "china"})
     assert SpiderArguments.from_kwargs({"_job": "a1b2"}).pages == 1  # scrapyd's own
+
+
+def test_retention_arguments_and_settings(tmp_path: Path) -> None:
+    """-a keep_days / keep_posts and HEXO_KEEP_DAYS / HEXO_KEEP_POSTS: off by default, a
+    whole number ≥ 1 each, both allowed together; anything else is named (exit 2)."""
+    args = SpiderArguments.from_kwargs({"keep_days": "30", "keep_posts": " 500 "})
+    assert (args.keep_days, args.keep_posts) == (30, 500)
+    assert (SpiderArguments().keep_days, SpiderArguments().keep_posts) == (None, None)
+    for name in ("keep_days", "keep_posts"):
+        for bad in ("0", "-3", "x", "1.5", ""):
+            with pytest.raises(ConfigError, match=rf"-a {name}={bad!r}: expected a whole number of \w+, 1 or more"):
+                SpiderArguments.from_kwargs({name: bad})
+    output = load_output(project_settings())
+    assert (output.keep_days, output.keep_posts) == (None, None)
+    output = load_output(project_settings({"HEXO_KEEP_DAYS": "7", "HEXO_KEEP_POSTS": "100"}))
+    assert (output.keep_days, output.keep_posts) == (7, 100)
+    assert load_output(project_settings({"HEXO_KEEP_DAYS": ""})).keep_days is None
+    own = tmp_path / "output.yaml"
+    own.write_text("keep_days: 14\nkeep_posts: 20\n", encoding="utf-8")
+    output = load_output(project_settings({"SINA_OUTPUT_FILE": str(own)}))
+    assert (output.keep_days, output.keep_posts) == (14, 20)
+    for bad in ("0", "seven", "2.5", "True"):
+        with pytest.raises(ConfigError, match=rf"HEXO_KEEP_POSTS={bad!r}: expected a whole number, 1 or more"):
+            load_output(project_settings({"HEXO_KEEP_POSTS": bad}))
 
 
 # --- one home per setting ----------------------------------------------------------------

@@ -163,6 +163,14 @@ def test_a_broken_link_is_reported(tmp_path: Path) -> None:
     ]
 
 
+def test_scrapy_cfg_points_at_a_page_and_heading_that_exist() -> None:
+    pointers = re.findall(r"(docs/[\w.-]+\.md)#([\w-]+)", (ROOT / "scrapy.cfg").read_text(encoding="utf-8"))
+    assert pointers, "scrapy.cfg says where deploying is documented"
+    for page, anchor in pointers:
+        assert (ROOT / page).is_file(), page
+        assert anchor in _anchors(ROOT / page), f"no heading #{anchor} in {page}"
+
+
 # --- the front door ---------------------------------------------------------------------
 
 

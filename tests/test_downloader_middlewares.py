@@ -1,8 +1,8 @@
 """The project's downloader middlewares in-process, each built from a crawler as Scrapy
 builds it (``build_from_crawler``): the fetch policy on every request, the public-address
-check before a direct connection (with the crawl's resolver), and the cluster's shared
-host rate.  The retry rule and the meta refresh have their own modules (test_retry.py,
-test_meta_refresh.py)."""
+check before a direct connection (with the crawl's resolver), the cluster's shared host
+rate, and the pacing of image requests per image host (HEXO_IMAGES=local).  The retry
+rule and the meta refresh have their own modules (test_retry.py, test_meta_refresh.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from twisted.internet.error import DNSLookupError
 from crawler.cluster.budget import HostBudget
 from crawler.downloadermiddlewares.fetchpolicy import FetchPolicyMiddleware, PublicAddressMiddleware, RefusedRequest
 from crawler.downloadermiddlewares.hostrate import SharedHostRateMiddleware
+from crawler.downloadermiddlewares.imagerate import IMAGE_SLOT, HostPacer, ImageHostRateMiddleware
+from crawler.net.fetch_policy import IMAGE
 from crawler.resolver import PrivateAddressError, PublicAddressResolver
 from tests.support.components import make_crawler
 
@@ -153,8 +155,9 @@ class _Budget:
 
 
 def test_the_host_rate_needs_a_cluster(tmp_path: Path) -> None:
-    with pytest.raises(NotConfigured, match="SINA_REDIS_URL"):
+    with pytest.raises(NotConfigured) as off:
         build_from_crawler(SharedHostRateMiddleware, make_crawler(tmp_path))
+    assert off.value.args == (), "a message would make Scrapy log a crawl on its own as a WARNING"
 
 
 def test_the_host_rate_is_the_cluster_s_budget(tmp_path: Path) -> None:
@@ -163,6 +166,16 @@ def test_the_host_rate_is_the_cluster_s_budget(tmp_path: Path) -> None:
     assert isinstance(middleware.budget, HostBudget)
     assert (middleware.budget.prefix, middleware.budget.interval) == ("sina-finance-hexo:rate", 1 / 8)
     assert middleware.stats is crawler.stats
+    assert isinstance(middleware.images, HostBudget)
+    assert (middleware.images.prefix, middleware.images.interval) == ("sina-finance-hexo:rate", 1 / 4)
+
+
+def test_an_image_request_takes_the_image_budget_of_the_cluster(tmp_path: Path) -> None:
+    articles, images = _Budget([0.0]), _Budget([0.0])
+    middleware = SharedHostRateMiddleware(articles, None, images)  # type: ignore[arg-type]
+    asyncio.run(middleware.process_request(Request("https://n.sinaimg.cn/a.png", meta={"sina_fetch": IMAGE})))
+    asyncio.run(middleware.process_request(Request(ARTICLE)))
+    assert (articles.hosts, images.hosts) == (["finance.sina.com.cn"], ["n.sinaimg.cn"])
 
 
 def test_a_request_waits_for_its_host_s_slot(tmp_path: Path) -> None:
@@ -177,3 +190,59 @@ def test_a_request_waits_for_its_host_s_slot(tmp_path: Path) -> None:
     uncounted = _Budget([0.001])
     asyncio.run(SharedHostRateMiddleware(uncounted, None).process_request(Request(ARTICLE)))  # type: ignore[arg-type]
     assert uncounted.waits == [], "no stats collector: it waits all the same"
+
+
+# --- image requests, paced per image host ------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_pacer_spaces_each_host_s_requests_evenly() -> None:
+    clock = _Clock()
+    pacer = HostPacer(4.0, clock)
+    assert [pacer.reserve("n.sinaimg.cn") for _ in range(3)] == [0.0, 0.25, 0.5]
+    assert pacer.reserve("k.sinaimg.cn") == 0.0, "another host has its own pace"
+    clock.now += 10
+    assert pacer.reserve("n.sinaimg.cn") == 0.0, "a host idle for long goes at once"
+    with pytest.raises(ValueError, match="more than 0"):
+        HostPacer(0.0)
+
+
+def test_image_pacing_needs_local_images(tmp_path: Path) -> None:
+    with pytest.raises(NotConfigured, match="HEXO_IMAGES"):
+        build_from_crawler(ImageHostRateMiddleware, make_crawler(tmp_path))
+    crawler = make_crawler(tmp_path, {"HEXO_IMAGES": "local", "SINA_IMAGE_HOST_RATE": "10"})
+    assert build_from_crawler(ImageHostRateMiddleware, crawler).pacer.interval == pytest.approx(0.1)
+
+
+def test_image_requests_go_to_their_own_slot_paced_per_host(tmp_path: Path) -> None:
+    crawler = make_crawler(tmp_path, {"HEXO_IMAGES": "local", "SINA_IMAGE_HOST_RATE": "50"})
+    middleware = build_from_crawler(ImageHostRateMiddleware, crawler)
+    article = Request(ARTICLE)
+    images = [Request(f"https://n.sinaimg.cn/{n}.jpg", meta={"sina_fetch": IMAGE}) for n in range(3)]
+
+    async def send() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await middleware.process_request(article)
+        for image in images:
+            await middleware.process_request(image)
+        return loop.time() - start
+
+    assert asyncio.run(send()) >= 2 / 50 - 0.005, "three images to one host: two intervals apart at least"
+    assert "download_slot" not in article.meta, "an article keeps its host's slot"
+    assert {image.meta["download_slot"] for image in images} == {IMAGE_SLOT}
+    assert all(image.meta["autothrottle_dont_adjust_delay"] is True for image in images)
+
+
+def test_the_image_slot_is_a_download_slot_without_delay() -> None:
+    from crawler import settings
+
+    slots = settings.DOWNLOAD_SLOTS
+    assert slots[IMAGE_SLOT]["delay"] == 0 and slots[IMAGE_SLOT]["concurrency"] >= 1

@@ -29,7 +29,12 @@ pytestmark = pytest.mark.e2e
 SEED = corpus_case("seed-haiguan")
 SEED_IMAGE = "https://n.sinaimg.cn/finance/crawl/116/w550h366/20220124/cf6c-f4238c0cc33a40060a9c478865af0e20.jpg"
 FOLDER = "金融/新浪财经/新浪财经－国內"
-FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "CONCURRENT_REQUESTS_PER_DOMAIN": "16"}
+FAST = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "SINA_IMAGE_HOST_RATE": "1000",
+}
 
 
 def _with_images(urls: list[str]) -> bytes:

@@ -8,72 +8,19 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RECORDED, TESTS, corpus_case
 from tests.support.crawl import CrawlResult, files_under, run_crawl
 from tests.support.hexo import load_with_hexo
+from tests.support.kinds import ARTICLE_PATH_IN_FEED, FLASHES, GOOD, KIND_CASES, PAGES, serve_kinds
 from tests.support.replay_proxy import FeedApi, ProxyResponse, ReplayProxy, RollApi, ZhiboApi
 
 pytestmark = pytest.mark.e2e
 
-KINDS = TESTS / "corpus-kinds"
-GOOD = corpus_case("nitmeau2811260")
-ZHIBO = json.loads((RECORDED / "zhibo.api.zhibo.feed_zhibo_id152_page1.trimmed.json").read_text(encoding="utf-8"))
-FLASHES = ZHIBO["result"]["data"]["feed"]["list"]
-ARTICLE_PATH_IN_FEED = GOOD.expected_path.replace("新浪财经－国內", "新浪财经－美股频道")
-
-
-@dataclass(frozen=True)
-class KindCase:
-    name: str
-    item: dict[str, Any]
-    expected: bytes
-    expected_path: str
-    page: bytes | None  # a gallery's or a video's page; None for a flash
-
-    @property
-    def https_url(self) -> str:
-        url: str = self.item["url"]
-        return url.replace("http://", "https://", 1)
-
-
-def _kind_cases() -> dict[str, KindCase]:
-    cases = {}
-    for folder in sorted(path for path in KINDS.iterdir() if path.is_dir()):
-        page = folder / "page.html"
-        cases[folder.name] = KindCase(
-            name=folder.name,
-            item=json.loads((folder / "item.json").read_text(encoding="utf-8")),
-            expected=(folder / "expected.md").read_bytes(),
-            expected_path=(folder / "expected_path.txt").read_text(encoding="utf-8").rstrip("\n"),
-            page=page.read_bytes() if page.is_file() else None,
-        )
-    return cases
-
-
-CASES = _kind_cases()
-PAGES = [case for case in CASES.values() if case.page is not None]
-
-
-def _serve(proxy: ReplayProxy, flashes: list[dict[str, Any]] | None = None) -> tuple[ZhiboApi, FeedApi]:
-    """The live API (channel 152) and the US-stock list (57045: the golden article, the
-    gallery and the video), and every page they list."""
-    zhibo = ZhiboApi({"152": copy.deepcopy(flashes if flashes is not None else FLASHES)}).install(proxy)
-    feed_items = [
-        {"title": GOOD.item["title"], "url": GOOD.item["url"], "ctime": GOOD.item["ctime"], "media": "环球市场播报"},
-        *(case.item for case in PAGES),
-    ]
-    feed = FeedApi({"57045": feed_items}).install(proxy)
-    proxy.add(GOOD.https_url, GOOD.page)
-    for case in PAGES:
-        assert case.page is not None
-        proxy.add(case.https_url, case.page, headers={"Content-Type": "text/html"})
-    return zhibo, feed
+CASES = KIND_CASES
 
 
 FirstCrawl = tuple[Path, CrawlResult, dict[str, bytes], list[str]]  # work, result, posts, requested URLs
@@ -83,7 +30,7 @@ FirstCrawl = tuple[Path, CrawlResult, dict[str, bytes], list[str]]  # work, resu
 def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> FirstCrawl:
     work = tmp_path_factory.mktemp("kinds")
     with ReplayProxy() as proxy:
-        _serve(proxy)
+        serve_kinds(proxy)
         result = run_crawl(proxy.url, work, "sections=zhibo,feed-usstock")
         requested = proxy.urls()
     return work, result, files_under(work / "posts"), requested
@@ -160,7 +107,7 @@ def test_flashes_are_incremental(tmp_path: Path) -> None:
     """A re-run requests the live API once and writes nothing; a flash whose update_time
     changed is written again, once."""
     with ReplayProxy() as proxy:
-        zhibo, _ = _serve(proxy)
+        zhibo, _ = serve_kinds(proxy)
         first = run_crawl(proxy.url, tmp_path, "sections=zhibo")
         before = files_under(tmp_path / "posts")
         proxy.reset_log()
@@ -214,11 +161,11 @@ BAD_ANSWERS = {
 @pytest.mark.parametrize("reason", sorted(BAD_ANSWERS))
 def test_a_bad_live_or_feed_answer_fails_its_section_alone(tmp_path: Path, reason: str) -> None:
     with ReplayProxy() as proxy:
-        _serve(proxy)
+        serve_kinds(proxy)
         proxy.add_handler(ZhiboApi.prefix, lambda request: BAD_ANSWERS[reason])
         zhibo_bad = run_crawl(proxy.url, tmp_path / "zhibo", "sections=zhibo,feed-usstock")
     with ReplayProxy() as proxy:
-        _serve(proxy)
+        serve_kinds(proxy)
         feed_answer = BAD_ANSWERS[reason]
         if reason == "status":
             feed_answer = ProxyResponse(200, b'{"status":{"code":2,"msg":"busy"},"data":[]}')
@@ -241,7 +188,7 @@ def test_flashes_without_id_or_time_are_skipped_and_counted(tmp_path: Path) -> N
     del broken[0]["id"]
     broken[1]["create_time"] = "yesterday"
     with ReplayProxy() as proxy:
-        _serve(proxy, broken)
+        serve_kinds(proxy, broken)
         result = run_crawl(proxy.url, tmp_path, "sections=zhibo")
     assert result.returncode == 0, result.log[-3000:]
     assert result.stat("sina/skipped/no_id") == 1

@@ -200,3 +200,5 @@ def test_waiting_for_the_lock_does_not_block_a_stop_request(tmp_path: Path) -> N
     assert "Received SIGINT" in text
     assert "Not crawling" not in text, "the stop request waited for the lock: " + text[-3000:]
     assert "posts_dir_locked" not in text, text[-3000:]
+    assert process.returncode == 3  # stopped before it finished (crawler.commands.crawl)
+    assert "Run summary (shutdown): " in text

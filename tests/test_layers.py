@@ -6,7 +6,9 @@ and the two layers.  Checked on the source, every import statement (functions an
 
 The layers, top to bottom, tell the story of a crawl:
 
-- what Scrapy loads by name (settings, the crawl command, the spiders) uses everything;
+- the project's commands (``scrapy crawl``, ``scrapy sina-check``) use everything: ``sina-check``
+  runs its spider by class, a spider that ``scrapy list`` does not list;
+- what Scrapy loads by name (settings, the spiders) uses everything else;
 - Scrapy components (pipelines, extensions, downloader middlewares, a cluster's parts,
   the browser) use the configuration, the items and the pure layers;
 - ``loaders`` turns parsed pages into items; ``config`` and ``items`` are what every
@@ -37,7 +39,8 @@ ROOT = "crawler"
 #: Top to bottom: (what the layer is, its units).  A unit is a package or a module of
 #: crawler/; units of one layer do not import each other.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("loaded by Scrapy by name", ("settings", "commands", "spiders")),
+    ("the project's commands (a command may run a spider by its class)", ("commands",)),
+    ("loaded by Scrapy by name", ("settings", "spiders")),
     ("item pipelines", ("pipelines",)),
     ("extensions", ("extensions",)),
     ("download failures, named", ("failures",)),

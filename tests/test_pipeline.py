@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ class _Posts:
         self.paths = PostPathPipeline.from_crawler(self.crawler)
         self.posts = HexoPostsPipeline.from_crawler(self.crawler)
         self.run = CrawlRun.of(self.crawler)
-        self.run.open()  # what PostPathPipeline.open_spider does, without a reactor
+        self.run.open()  # what the crawl's start() does, without a reactor
         self.root = tmp_path / "posts"
 
     def process(self, item: Post) -> PlacedPost:
@@ -97,6 +98,17 @@ def test_new_then_unchanged_then_updated(tmp_path: Path) -> None:
     assert row is not None
     assert (row.path, row.sha256) == (item.path, manifest[1]["sha256"])
     posts.close()
+
+
+def test_no_post_is_written_where_no_crawl_opened_the_run(tmp_path: Path) -> None:
+    """`scrapy parse --pipelines` runs no start(): its post is dropped, saying why, and
+    neither the lock, nor the state, nor the manifest is taken."""
+    posts = _Posts(tmp_path)
+    posts.run.close()
+    post = an_article()
+    with pytest.raises(DropItem, match=r"not written: only `scrapy crawl` writes posts \(https://"):
+        posts.paths.process_item(post)
+    assert not posts.run.is_open and not (tmp_path / "posts" / "金融").exists()
 
 
 def test_same_name_other_article_gets_publishid_suffix_forever(tmp_path: Path) -> None:
@@ -288,3 +300,52 @@ def test_posts_are_readable_by_the_web_server(tmp_path: Path) -> None:
         posts.close()
     finally:
         os.umask(old)
+
+
+def test_a_renamed_category_keeps_written_posts_at_their_path(tmp_path: Path) -> None:
+    """What docs/usage.md#renaming-a-category says: a written post stays at its path (its
+    URL), and takes the new name in its front matter when it is written again; a new post
+    goes to the new folder; the state keeps one row per article."""
+    old = ("金融", "新浪财经", "新浪财经－国内频道")
+    new = ("金融", "新浪财经", "新浪财经－国內")
+    posts = _Posts(tmp_path)
+    first = posts.process(_item(categories=old))
+    assert first.path == "金融/新浪财经/新浪财经－国内频道/标题_ 一.md"
+    posts.close()
+    later = _Posts(tmp_path)
+    again = later.process(_item(categories=new))
+    other = later.process(_item(publishid="zzzzzzz7654321", title="标题二", categories=new))
+    assert again.path == first.path, "the path is kept"
+    text = (later.root / first.path).read_text(encoding="utf-8")
+    assert " - 新浪财经－国內\n" in text and "国内频道" not in text
+    assert other.path == "金融/新浪财经/新浪财经－国內/标题二.md"
+    assert sorted(str(p.relative_to(later.root)) for p in later.root.rglob("*.md")) == sorted([first.path, other.path])
+    assert [line["status"] for line in later.manifest()] == ["new", "updated", "new"]
+    assert later.state.count() == 2
+    later.close()
+
+
+def test_front_matter_extras_are_written_and_recorded_with_the_format(tmp_path: Path) -> None:
+    edited = datetime(2022, 1, 24, 12, 0, 0, tzinfo=UTC)
+    item = _item(excerpt="摘要 <b>", keywords=("A股", "债券"), updated=edited)
+    plain = _Posts(tmp_path / "plain")
+    placed = plain.process(item)
+    data = (plain.root / placed.path).read_bytes()
+    assert b"excerpt:" not in data and b"tags:" not in data and b"updated:" not in data
+    assert (row := plain.state.get(item.publishid)) is not None and row.post_format == "3/clean"
+    plain.close()
+    extras = _Posts(tmp_path / "plain", HEXO_FRONT_MATTER_EXTRAS="updated,tags,excerpt")
+    extras.process(item)
+    text = (extras.root / placed.path).read_text(encoding="utf-8")
+    assert (
+        "date: Mon, 24 Jan 2022 11:02:07 GMT\n"
+        "excerpt: '摘要 &lt;b&gt;'\ntags:\n - 'A股'\n - '债券'\nupdated: Mon, 24 Jan 2022 12:00:00 GMT\n---\n"
+    ) in text
+    assert (row := extras.state.get(item.publishid)) is not None
+    assert row.post_format == "3/clean+excerpt,tags,updated"
+    assert [line["status"] for line in extras.manifest()] == ["new", "updated"]
+    extras.close()
+    only_tags = _Posts(tmp_path / "tags", HEXO_FRONT_MATTER_EXTRAS="tags")
+    placed = only_tags.process(_item(excerpt="摘要", updated=edited))  # no keywords: nothing to add
+    assert (only_tags.root / placed.path).read_bytes() == data
+    only_tags.close()

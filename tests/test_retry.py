@@ -20,6 +20,7 @@ from scrapy.utils.test import get_crawler
 
 import crawler.downloadermiddlewares.retry as retry_module
 from crawler.downloadermiddlewares.fetchpolicy import RefusedRequest
+from crawler.downloadermiddlewares.network import NetworkWatch
 from crawler.downloadermiddlewares.retry import (
     DECAY_DONE,
     HOLD_MIN_DELAY,
@@ -324,6 +325,11 @@ def test_a_non_retryable_status_is_passed_on(clock: Clock) -> None:
 def test_a_retryable_exception_is_retried_and_slows_the_host(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     crawler, middleware, slot = _setup()
     monkeypatch.setattr(random, "random", lambda: 0.0)
+    before_any_answer = middleware.process_exception(_request(), DownloadTimeoutError("took too long"))
+    assert isinstance(before_any_answer, Request), "retried"
+    assert middleware.holds == {}, "no answer yet from anywhere: a missing network, not a slow host"
+    NetworkWatch.of(crawler).answered = True
+    crawler.stats.set_value("retry/reason_count/scrapy.exceptions.DownloadTimeoutError", 0)
     retry = middleware.process_exception(_request(), DownloadTimeoutError("took too long"))
     assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
     assert crawler.stats.get_value("retry/reason_count/scrapy.exceptions.DownloadTimeoutError") == 1

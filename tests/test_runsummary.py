@@ -13,7 +13,14 @@ import pytest
 from scrapy import signals
 from scrapy.utils.misc import build_from_crawler
 
-from crawler.extensions.runsummary import RunSummary, section_lines, summarise
+from crawler.extensions.runsummary import (
+    TEMPLATE_CHANGED_MIN_FETCHED,
+    TEMPLATE_CHANGED_STAT,
+    RunSummary,
+    section_lines,
+    summarise,
+    template_changed,
+)
 from tests.support.components import make_crawler
 
 STATS = {
@@ -44,6 +51,24 @@ def test_the_run_line_counts_posts_skips_and_failures() -> None:
     )
 
 
+def test_images_have_their_own_part_with_each_reason() -> None:
+    images = {
+        "sina/images/stored": 4,
+        "sina/images/failed": 3,
+        "sina/images/failed/http_404": 2,
+        "sina/images/failed/too_large": 1,
+        "sina/images/refused": 1,
+        "sina/images/refused/not_raster": 1,
+        "sina/images/capped/per_post": 5,
+    }
+    assert summarise(images).endswith(
+        "failed: none; roll API failures: none; images: stored=4 failed=3 (http_404=2, too_large=1) "
+        "refused=1 (not_raster=1) capped=5 (per_post=5)"
+    )
+    assert summarise({"sina/images/stored": 0}).endswith("; images: stored=0"), "the pipeline ran, all fine"
+    assert "images" not in summarise(STATS), "HEXO_IMAGES=remote: no images part"
+
+
 def test_one_line_per_section_in_order() -> None:
     assert section_lines(STATS) == [
         "section china: listed=9 known=5 new=3 updated=0 unchanged=0 skipped=0 failed=0 list_failed=0",
@@ -51,11 +76,49 @@ def test_one_line_per_section_in_order() -> None:
     ]
 
 
-def _closed(tmp_path: Path, caplog: pytest.LogCaptureFixture, **settings: str) -> RunSummary:
+@pytest.mark.parametrize(
+    ("fetched", "no_body", "changed"),
+    [
+        (4, 3, True),  # more than half of the minimum sample
+        (10, 6, True),
+        (10, 5, False),  # half is not more than half
+        (4, 2, False),
+        (3, 3, False),  # under the minimum sample: one odd article fails no run
+        (0, 0, False),
+    ],
+)
+def test_template_changed_when_most_fetched_pages_have_no_body(fetched: int, no_body: int, changed: bool) -> None:
+    assert TEMPLATE_CHANGED_MIN_FETCHED == 4
+    assert template_changed({"fetched": fetched, "no_body": no_body}) is changed
+
+
+def test_a_section_whose_template_changed_says_so_and_is_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    changed = {"sina/section/china/fetched": 5, "sina/section/china/no_body": 4, "sina/section/china/new": 1}
+    assert section_lines(changed) == [
+        "section china: listed=0 known=0 new=1 updated=0 unchanged=0 skipped=0 failed=0 list_failed=0 template changed?"
+    ]
+    extension = _closed(tmp_path, caplog, stats=changed, SINA_STATS_FILE=str(tmp_path / "stats.json"))
+    assert extension.crawler.stats.get_value(TEMPLATE_CHANGED_STAT) == 1
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "Section china: 4 of 5 fetched article pages have no body container (no_body): Sina's article template "
+        "changed? `scrapy sina-check -a sections=china` checks it"
+    ]
+    assert "Run summary, section china: listed=0 known=0 new=1" in caplog.text and "template changed?" in caplog.text
+    assert json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))[TEMPLATE_CHANGED_STAT] == 1
+    assert "template changed?" not in "\n".join(section_lines(STATS))  # the usual run: no such stat
+    assert _closed(tmp_path, caplog).crawler.stats.get_value(TEMPLATE_CHANGED_STAT) is None
+
+
+def _closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, stats: dict[str, int] | None = None, **settings: str
+) -> RunSummary:
     # Scrapy's own extensions (CoreStats...) off: they expect a spider_opened first.
     crawler = make_crawler(tmp_path, {"EXTENSIONS_BASE": {}, **settings})
     extension = build_from_crawler(RunSummary, crawler)
-    for key, value in STATS.items():
+    for key, value in (STATS if stats is None else stats).items():
         crawler.stats.set_value(key, value)
     crawler.stats.set_value("start_time", datetime(2026, 9, 28, 1, 2, 3, tzinfo=UTC))
     with caplog.at_level(logging.INFO, logger="crawler.extensions.runsummary"):

@@ -6,21 +6,43 @@ names those internals."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from scrapy import Request, Spider, signals
-from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from scrapy.core.downloader import Slot
+from scrapy.crawler import AsyncCrawlerRunner, Crawler, CrawlerProcessBase
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler.commands.crawl import Command
-from crawler.scrapy_internals import DownloadSlot, command_crawler, download_slot, install_slots
+from crawler.downloadermiddlewares.network import StopRequested
+from crawler.scrapy_internals import (
+    DOWNLOAD_HANDLER_LOGGER,
+    OVER_MAXSIZE,
+    RETRY_LOGGER,
+    ROBOTS_TXT_LOGGER,
+    DownloadSlot,
+    TunnelError,
+    abandon_in_progress,
+    command_crawler,
+    download_slot,
+    drop_queued_downloads,
+    install_slots,
+    install_stop_handlers,
+    quiet_scrapy_log_lines,
+)
 from crawler.spiders.sina_finance import SinaFinanceSpider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +52,7 @@ HOST = "finance.sina.com.cn"
 INTERNALS = re.compile(
     r"\blastseen\b|_process_queue|\bscrapy\.core\b|_create_crawler|_create_spider|_spider_opened"
     r"|_apply_settings|_schedule_coro|engine\.downloader|downloader\.slots|\.latercall\b"
+    r"|_signal_shutdown|_signal_kill|_maybe_fire_closing|\.inprogress\b|engine\._slot"
 )
 
 
@@ -210,3 +233,193 @@ def test_the_engine_calls_the_coordinator_relies_on_exist() -> None:
     assert callable(ExecutionEngine.needs_backout)
     assert inspect.iscoroutinefunction(Scraper.start_itemproc_async)
     assert list(inspect.signature(Scraper.start_itemproc_async).parameters)[1:3] == ["item", "response"]
+
+
+# --- Scrapy's log lines said once ----------------------------------------------------------
+
+
+def _records(logger_name: str, emit: Any) -> list[logging.LogRecord]:
+    """What ``emit()`` logs on ``logger_name``, through ScrapyLogLines, at any level."""
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    remove = quiet_scrapy_log_lines(lambda exception: type(exception).__name__)
+    target, keep = logging.getLogger(logger_name), Keep(logging.DEBUG)
+    target.addHandler(keep)
+    try:
+        emit()
+    finally:
+        target.removeHandler(keep)
+        remove()
+    return seen
+
+
+def test_a_failed_robots_txt_is_one_warning_line_naming_it() -> None:
+    """RobotsTxtMiddleware.robot_parser logs a failed robots.txt with ``exc_info`` and dict
+    arguments ``request`` (the request that needed it) and ``f_exception``."""
+    import inspect
+
+    from scrapy.downloadermiddlewares import robotstxt
+
+    source = inspect.getsource(robotstxt.RobotsTxtMiddleware.robot_parser)
+    assert '"f_exception": e' in source and '"request": request' in source and "exc_info=True" in source
+    assert robotstxt.logger.name == ROBOTS_TXT_LOGGER
+    needing = Request(f"https://{HOST}/doc-i1.shtml")
+
+    def emit() -> None:
+        try:
+            raise ConnectionError("refused")
+        except ConnectionError as exc:
+            robotstxt.logger.error(
+                "Error downloading %(request)s: %(f_exception)s",
+                {"request": needing, "f_exception": exc},
+                exc_info=True,
+            )
+
+    (record,) = _records(ROBOTS_TXT_LOGGER, emit)
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert record.getMessage() == (
+        f"robots.txt of https://{HOST} not read (ConnectionError): its pages are fetched as if it had none"
+    )
+    assert "Traceback" not in logging.Formatter().format(record)
+
+
+def test_a_robots_txt_give_up_is_debug_when_the_robots_line_follows() -> None:
+    from scrapy.downloadermiddlewares.retry import get_retry_request, retry_logger
+
+    assert retry_logger.name == RETRY_LOGGER
+    crawler = get_crawler(Spider)
+    spider = Spider.from_crawler(crawler, "contract")
+    robots = Request(f"https://{HOST}/robots.txt", meta={"dont_obey_robotstxt": True})
+    page = Request(f"https://{HOST}/doc-i1.shtml")
+
+    def give_up(request: Request, reason: str | Exception) -> None:
+        assert get_retry_request(request, spider=spider, reason=reason, max_retry_times=0) is None
+
+    levels = [
+        record.levelname
+        for request, reason in [
+            (robots, ConnectionError("gone")),
+            (robots, "503 Service Unavailable"),
+            (page, ConnectionError("x")),
+        ]
+        for record in _records(RETRY_LOGGER, lambda request=request, reason=reason: give_up(request, reason))
+        if record.getMessage().startswith("Gave up retrying")
+    ]
+    assert levels == ["DEBUG", "ERROR", "ERROR"], "only a robots.txt that raised: its answer, or a page, stays"
+
+
+def test_a_download_over_maxsize_is_debug_its_failure_is_logged_by_the_project() -> None:
+    from scrapy.core.downloader.handlers import http11
+    from scrapy.utils._download_handlers import get_maxsize_msg
+
+    assert http11.logger.name == DOWNLOAD_HANDLER_LOGGER
+    message = get_maxsize_msg(9, 5, Request(f"https://{HOST}/big.jpg"), expected=True)
+    assert OVER_MAXSIZE in message
+    (record,) = _records(DOWNLOAD_HANDLER_LOGGER, lambda: http11.logger.warning(message))
+    assert record.levelname == "DEBUG"
+
+
+def test_the_crawl_names_a_robots_txt_failure_as_it_names_any_download_failure() -> None:
+    from scrapy.exceptions import DownloadTimeoutError
+
+    from crawler.extensions.loglines import exception_reason
+
+    assert exception_reason(DownloadTimeoutError("took too long")) == "timeout"
+    assert exception_reason(ValueError("odd")) == "ValueError"
+
+
+STOP_FEED = "https://feed.mix.sina.com.cn/api/roll/get?pageid=155&lid=1686"
+
+
+def _stop_request(url: str = STOP_FEED) -> Request:
+    return Request(url)
+
+
+# --- a prompt stop (crawler.downloadermiddlewares.network) -----------------------------------------------------
+
+
+class _EngineSlot:
+    """What abandon_in_progress asks of Scrapy's engine slot (checked below against Scrapy's)."""
+
+    def __init__(self, waiting: int, closing: bool) -> None:
+        self.inprogress = {_stop_request(f"{STOP_FEED}&n={n}") for n in range(waiting)}
+        self.closing: Deferred[None] | None = Deferred() if closing else None
+        self.fired = False
+
+    def _maybe_fire_closing(self) -> None:
+        self.fired = True
+
+
+def test_the_engine_internals_a_stop_relies_on_exist() -> None:
+    """abandon_in_progress and install_stop_handlers lean on these (drop_queued_downloads
+    on the slot's queue: checked with a real Slot below)."""
+    import inspect
+
+    from scrapy.core.engine import ExecutionEngine, _Slot
+    from scrapy.crawler import CrawlerProcess, CrawlerProcessBase
+    from scrapy.utils.reactor import CallLaterOnce
+
+    async def close_an_idle_slot() -> list[None]:  # a slot needs a running loop
+        slot = _Slot(close_if_idle=True, nextcall=CallLaterOnce(lambda: None), scheduler=cast(Any, None))
+        assert slot.inprogress == set() and slot.closing is None
+        slot.closing = Deferred()
+        fired: list[None] = []
+        slot.closing.addCallback(fired.append)
+        slot._maybe_fire_closing()
+        return fired
+
+    assert asyncio.run(close_an_idle_slot()) == [None], "an engine slot with nothing in progress fires its closing"
+    assert "self._slot" in inspect.getsource(ExecutionEngine.close_spider_async)
+    assert issubclass(CrawlerProcess, CrawlerProcessBase)
+    assert "self._signal_shutdown" in inspect.getsource(CrawlerProcessBase._setup_reactor)
+    assert "install_shutdown_handlers(self._signal_kill)" in inspect.getsource(CrawlerProcessBase._signal_shutdown)
+    assert TunnelError.__module__ == "scrapy.core.downloader.handlers.http11"
+
+
+def test_queued_downloads_are_dropped_and_in_flight_ones_abandoned_once_closing() -> None:
+    crawler = get_crawler(Spider)
+    slot = Slot(1, 0, 0)
+    failures: list[Failure] = []
+    for n in range(3):
+        deferred: Deferred[Response] = Deferred()
+        deferred.addErrback(failures.append)
+        slot.queue.append((_stop_request(f"{STOP_FEED}&n={n}"), deferred))
+    engine_slot = _EngineSlot(2, closing=False)
+    crawler.engine = cast(Any, SimpleNamespace(downloader=SimpleNamespace(slots={"h": slot}), _slot=engine_slot))
+    assert drop_queued_downloads(crawler, lambda request: StopRequested(request.url)) == 3
+    assert not slot.queue and [type(failure.value) for failure in failures] == [StopRequested] * 3
+    assert abandon_in_progress(crawler) == 0  # not closing: nothing abandoned
+    engine_slot.closing = Deferred()
+    assert abandon_in_progress(crawler) == 2 and engine_slot.fired and not engine_slot.inprogress
+    crawler.engine = cast(Any, None)
+    assert drop_queued_downloads(crawler, StopRequested) == 0 and abandon_in_progress(crawler) == 0
+
+
+def test_signal_handlers_call_the_first_then_the_second_then_scrapys_kill(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: list[Callable[[int, Any], None]] = []
+    monkeypatch.setattr("scrapy.utils.ossignal.install_shutdown_handlers", installed.append)
+    calls: list[tuple[str, int]] = []
+
+    class Process:
+        def _signal_shutdown(self, signum: int, _: Any) -> None:
+            calls.append(("scrapy graceful", signum))
+
+        def _signal_kill(self, signum: int, _: Any) -> None:
+            calls.append(("scrapy kill", signum))
+
+    process = Process()
+    install_stop_handlers(
+        cast(CrawlerProcessBase, process),
+        lambda n: calls.append(("first", n)),
+        lambda n: calls.append(("again", n)),
+        call=lambda function, *args: function(*args),
+    )
+    process._signal_shutdown(signal.SIGTERM, None)
+    installed[-1](signal.SIGINT, None)
+    installed[-1](signal.SIGINT, None)
+    assert calls == [("first", signal.SIGTERM), ("again", signal.SIGINT), ("scrapy kill", signal.SIGINT)]
+    install_stop_handlers(cast(CrawlerProcessBase, object()), print, print)  # a runner: no handlers

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -158,7 +159,7 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
     try:
         first = scrapyd.schedule("overlap-first", output_settings(out), sections="china")
         deadline = time.monotonic() + JOB_TIMEOUT
-        while not (lock.exists() and lock.read_bytes().startswith(b"pid ")):
+        while not (lock.exists() and lock.read_bytes().startswith(b"PID ")):
             assert time.monotonic() < deadline, f"first job never locked {lock}:\n{scrapyd.job_log(first)}"
             assert scrapyd.jobs()[first]["state"] != "finished", scrapyd.job_log(first)
             time.sleep(0.1)
@@ -173,7 +174,10 @@ def test_overlapping_job_on_the_same_posts_folder_stops_with_posts_dir_locked(sc
         api.install(proxy)
     second_log, first_log = scrapyd.job_log(second), scrapyd.job_log(first)
     assert "posts_dir_locked" in second_log, second_log[-3000:]
-    assert f"another crawl is writing to {out / 'posts'}" in second_log
+    assert f"another crawl is writing to {out / 'posts'} (held by PID " in second_log
+    assert re.search(r"held by PID \d+: \S*python\S* -m scrapyd\.runner crawl sina_finance ", second_log), second_log[
+        -3000:
+    ]
     assert "Run summary (posts_dir_locked)" in second_log
     assert json.loads((out / "stats-second.json").read_text(encoding="utf-8"))["finish_reason"] == "posts_dir_locked"
     assert f"Run summary (finished): new={len(CASES)}" in first_log, first_log[-3000:]

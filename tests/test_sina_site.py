@@ -136,7 +136,7 @@ def test_page_title_and_time_fallbacks() -> None:
     assert article_page.og_title(tree) == "奥多比预测今年美国假日季线上购物将创历史新高"
     assert article_page.heading_title(tree) == "奥多比预测今年美国假日季线上购物将创历史新高"
     assert article_page.published_time(tree) == "2026-09-28T23:20:25+08:00"
-    assert article_page.keywords(tree)[:3] == ["奥多比", "美国假日季线上购物", "2024美国线上销售额"]
+    assert article_page.keywords(tree)[:3] == ("奥多比", "美国假日季线上购物", "2024美国线上销售额")
     container = article_page.body_container(tree)
     assert container is not None and container.id == "artibody"
 

@@ -96,8 +96,13 @@ class Spider:
 
 
 def _spider(
-    tmp_path: Path, sections: str, spidercls: type[SinaFinanceSpider] = SinaFinanceSpider, **settings: Any
+    tmp_path: Path,
+    sections: str,
+    spidercls: type[SinaFinanceSpider] = SinaFinanceSpider,
+    cluster: object = None,
+    **settings: Any,
 ) -> Spider:
+    """``cluster``: the coordinator the run has before start() (none: start() opens it)."""
     crawler = get_crawler(
         spidercls,
         settings_dict=own_settings(
@@ -115,8 +120,8 @@ def _spider(
     spider = spidercls.from_crawler(crawler, sections=sections)
     crawler.spider = spider
     if spider.writes_posts:
-        spider.run.open()
-        starts = _run(_collect(spider.start()))
+        spider.run.cluster = cluster  # type: ignore[assignment]
+        starts = _run(_collect(spider.start()))  # opens the run (CrawlRun.begin_crawl)
         return Spider(spider, starts)
     return Spider(spider, [])
 
@@ -269,6 +274,26 @@ def test_a_listing_that_cannot_be_fetched_fails_its_section(tmp_path: Path, capl
     assert len(released) == 3 and all(request.cb_kwargs["section"].id == "macro" for request in released)
     assert crawl.stat("sina/roll/failed/dns_error") == 1
     assert f"Listing failed for section china: {china.url}: dns_error" in caplog.text
+
+
+# --- scrapy parse URL: the default callback ---------------------------------------------------
+
+
+def test_the_default_callback_makes_the_post_of_one_url(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`scrapy parse --spider sina_finance URL`: the first selected section, the page's own
+    title and date; a URL of no article is one skip line, not an exception."""
+    crawl = _spider(tmp_path, "stock")  # (the first in sections.yaml order, when several)
+    case = corpus_case("nitmeau2811260")
+    page = HtmlResponse(case.https_url, body=case.page, request=scrapy.Request(case.https_url))
+    (post,) = _run(_collect(crawl.spider.parse(page)))
+    assert isinstance(post, ArticlePost) and post.publishid == "nitmeau2811260" and post.section == "stock"
+    assert post.title == case.item["title"] and post.summary is None  # the API's intro is not there
+    other = HtmlResponse(
+        "https://finance.sina.com.cn/stock/", body=b"<html></html>", request=scrapy.Request("https://x")
+    )
+    assert _run(_collect(crawl.spider.parse(other))) == []
+    assert crawl.stat("sina/skipped/not_article") == 1
+    assert "Article skipped (not_article): https://finance.sina.com.cn/stock/: not_article" in caplog.text
 
 
 # --- articles: parse_article and article_failed ----------------------------------------------
@@ -483,9 +508,10 @@ class _Engine:
 
 
 def _coordinating(tmp_path: Path) -> tuple[Spider, _Coordinator, _Engine]:
-    crawl = _spider(tmp_path, "china", SINA_REDIS_URL="redis://127.0.0.1:1/0", CONCURRENT_REQUESTS_PER_DOMAIN=2)
     cluster, engine = _Coordinator(), _Engine()
-    crawl.spider.run.cluster = cluster  # type: ignore[assignment]
+    crawl = _spider(
+        tmp_path, "china", cluster=cluster, SINA_REDIS_URL="redis://127.0.0.1:1/0", CONCURRENT_REQUESTS_PER_DOMAIN=2
+    )
     crawl.spider.crawler.engine = engine  # type: ignore[assignment]
     return crawl, cluster, engine
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,40 @@ def test_files_handed_in_together_are_flushed_by_one_call(tmp_path: Path, monkey
     asyncio.run(write_all())
     group.close()
     assert calls == [["0.md", "1.md", "2.md"], ["3.md", "4.md"]], "a full group at once, the rest after the window"
+
+
+def test_files_handed_in_during_a_flush_go_together_as_soon_as_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit: no timer between two flushes, and no flush per file under load."""
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def slow_disk(paths: list[Path]) -> None:
+        calls.append([path.name for path in paths])
+        release.wait(5)
+
+    monkeypatch.setattr(files, "fsync_paths", slow_disk)
+    group = GroupFsync(window=60.0)  # the window only delays a group started while idle
+
+    async def write() -> float:
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(group.durable(tmp_path / "a.md"))
+        await asyncio.sleep(0)  # it is handed in
+        group._flush()  # the first group goes now (as its window would end)
+        await asyncio.sleep(0.01)
+        assert calls == [["a.md"]], "the first flush runs"
+        later = [asyncio.ensure_future(group.durable(tmp_path / f"{name}.md")) for name in "bc"]
+        await asyncio.sleep(0.01)
+        start = loop.time()
+        release.set()
+        await asyncio.gather(first, *later)
+        return loop.time() - start
+
+    waited = asyncio.run(write())
+    group.close()
+    assert calls == [["a.md"], ["b.md", "c.md"]]
+    assert waited < 5, "the second group went when the first flush ended, not after the 60 s window"
 
 
 def test_a_failed_flush_fails_every_writer_of_its_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,8 +124,10 @@ def test_inside_a_crawl_the_lock_waits_without_blocking(tmp_path: Path, monkeypa
         await waiting
 
     asyncio.run(wait_then_release())
-    assert (tmp_path / locking.LOCK_NAME).read_text().startswith(f"pid {os.getpid()} since ")
-    with pytest.raises(LockedError, match=r"another crawl is writing to .* \(pid \d+ since .*\); waited 0 s"):
+    recorded = f"PID {os.getpid()}: {locking.command_line()}, since "
+    assert (tmp_path / locking.LOCK_NAME).read_text().startswith(recorded)
+    held = r"another crawl is writing to .* \(held by PID \d+: .*, since .*\); waited 0 s"
+    with pytest.raises(LockedError, match=held):
         asyncio.run(holder.acquire_async(0))
     waiter.release()
     holder.acquire(0)
@@ -99,7 +136,29 @@ def test_inside_a_crawl_the_lock_waits_without_blocking(tmp_path: Path, monkeypa
 
 def test_a_lock_holder_that_cannot_be_read_is_unknown(tmp_path: Path) -> None:
     lock = PostsFolderLock(tmp_path / "posts")
-    assert "(unknown)" in str(lock.locked_error(1.5)), "no lock file yet"
+    assert "(holder unknown)" in str(lock.locked_error(1.5)), "no lock file yet"
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["/srv/venv/bin/python", "/srv/venv/bin/scrapy", "crawl", "sina_finance"], "scrapy crawl sina_finance"),
+        (["/usr/bin/python3", "-m", "scrapy", "crawl", "sina_finance"], "python3 -m scrapy crawl sina_finance"),
+        (["/usr/bin/python3", "-m", "scrapyd.runner", "crawl", "x"], "python3 -m scrapyd.runner crawl x"),
+        (
+            ["/v/bin/python", "/v/bin/scrapy", "crawl", "x", "-s", "SINA_REDIS_URL=redis://:s3cr@t@h:6379/0"],
+            "scrapy crawl x -s SINA_REDIS_URL=redis://***@h:6379/0",
+        ),
+        (["/v/bin/python", "/v/bin/scrapy", "crawl", "x", "-a", "sections=a b"], "scrapy crawl x -a 'sections=a b'"),
+    ],
+)
+def test_the_lock_names_its_holders_command_line_without_passwords(argv: list[str], shown: str) -> None:
+    assert locking.command_line(argv) == shown
+
+
+def test_a_long_command_line_is_cut(tmp_path: Path) -> None:
+    shown = locking.command_line(["/v/bin/python", "/v/bin/scrapy", "crawl", "x" * 1000])
+    assert len(shown) == locking.COMMAND_CHARS and shown.endswith("…")
 
 
 @pytest.mark.parametrize("kind", ["symlink", "folder"])

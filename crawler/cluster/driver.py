@@ -54,7 +54,7 @@ class _Report(Protocol):
 
     def count(self, key: str, count: int = 1) -> None: ...
 
-    def parsed(self) -> None: ...
+    def parsed(self, section_id: str) -> None: ...
 
     def article_skipped(self, section_id: str, reason: str, url: str, detail: str) -> None: ...
 
@@ -125,7 +125,7 @@ class CoordinatorDriver:
                     continue  # answered already, or for an earlier coordinator
                 self.report.count("sina/cluster/answers")
                 if answer.item is not None:
-                    self.report.parsed()
+                    self.report.parsed(section.id)
                     send_to_pipelines(self.crawler, answer.item)
                     sent = True
                 else:

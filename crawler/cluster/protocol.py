@@ -79,7 +79,8 @@ class ClusterKeys:
 
 def item_answer(post: Post) -> bytes:
     """A worker's answer for an article it turned into a post."""
-    item = {"kind": post.kind, **dataclasses.asdict(post), "date": post.date.isoformat()}
+    updated = post.updated.isoformat() if post.updated is not None else None
+    item = {"kind": post.kind, **dataclasses.asdict(post), "date": post.date.isoformat(), "updated": updated}
     return json.dumps({"kind": "item", "item": item}, ensure_ascii=False).encode("utf-8")
 
 
@@ -96,6 +97,7 @@ def _post(value: dict[str, Any]) -> Post:
         read_back_runs=body["read_back_runs"],
     )
     fields["date"] = datetime.fromisoformat(fields["date"])
+    fields["updated"] = datetime.fromisoformat(fields["updated"]) if fields["updated"] is not None else None
     fields["keywords"] = tuple(fields["keywords"])
     fields["categories"] = tuple(fields["categories"])
     if cls is FlashPost:

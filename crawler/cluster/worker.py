@@ -26,7 +26,6 @@ import redis
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.cluster.protocol import HEARTBEAT_SECONDS, HEARTBEAT_TTL, ClusterKeys
-from crawler.config import ConfigError
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -92,11 +91,14 @@ class WorkerScheduler(Scheduler):  # type: ignore[misc]  # scrapy_redis ships no
     _watching: asyncio.Task[None] | None
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> WorkerScheduler:
+    def from_crawler(cls, crawler: Crawler) -> WorkerScheduler | UnreachableScheduler:
         try:
             scheduler: WorkerScheduler = super().from_crawler(crawler)
         except redis.RedisError as exc:  # scrapy-redis pings the server here
-            raise ConfigError(f"cannot reach the cluster's Redis (SINA_REDIS_URL): {exc}") from exc
+            # The spider opens all the same, finds Redis unreachable and closes with
+            # cluster_unavailable (one line, no traceback, as a coordinator does).
+            logger.debug("Cluster Redis not reachable when the scheduler starts: %s", exc)
+            return UnreachableScheduler()
         scheduler.crawler = crawler
         return scheduler
 
@@ -156,3 +158,24 @@ class WorkerScheduler(Scheduler):  # type: ignore[misc]  # scrapy_redis ships no
                 continue
             if request is not None and self.crawler.engine is not None:
                 self.crawler.engine.crawl(request)  # queued here, fetched at once
+
+
+class UnreachableScheduler:
+    """The scheduler of a worker whose Redis could not be reached (Scrapy's scheduler
+    interface): it holds nothing, so that the spider opens and closes with
+    ``cluster_unavailable``."""
+
+    def open(self, spider: Any) -> None:
+        pass
+
+    def close(self, reason: str) -> None:
+        pass
+
+    def has_pending_requests(self) -> bool:
+        return False
+
+    def enqueue_request(self, request: Request) -> bool:
+        return False
+
+    def next_request(self) -> Request | None:
+        return None

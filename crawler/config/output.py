@@ -18,10 +18,10 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
-from crawler.config.values import setting, whole_number
+from crawler.config.values import at_least_one, more_than_zero, setting, whole_number
 from crawler.hexo import permalink
 from crawler.hexo.body import BODY_STYLES, BodyStyle
-from crawler.hexo.post import post_format
+from crawler.hexo.post import FRONT_MATTER_EXTRAS, post_format
 
 # A key of the output file -> the Scrapy setting it sets.
 OUTPUT_KEYS = {
@@ -33,11 +33,15 @@ OUTPUT_KEYS = {
     "images_max_per_post": "HEXO_IMAGES_MAX_PER_POST",
     "images_max_bytes_per_run": "HEXO_IMAGES_MAX_BYTES_PER_RUN",
     "body": "HEXO_BODY",
+    "front_matter_extras": "HEXO_FRONT_MATTER_EXTRAS",
+    "keep_days": "HEXO_KEEP_DAYS",
+    "keep_posts": "HEXO_KEEP_POSTS",
     "image_urls": "HEXO_IMAGE_URLS",
     "site_permalink": "HEXO_SITE_PERMALINK",
     "site_root": "HEXO_SITE_ROOT",
     "site_tz": "HEXO_SITE_TZ",
 }
+_LIST_KEYS = frozenset(["image_hosts", "front_matter_extras"])  # a YAML list, or comma-separated text
 IMAGE_MODES = ("remote", "local")
 IMAGE_URL_MODES = ("relative", "root")
 _FILE_PRIORITY = SETTINGS_PRIORITIES["project"]  # the file overrides this and below
@@ -53,26 +57,31 @@ class OutputConfig:
     image_hosts: tuple[str, ...]  # HEXO_IMAGE_HOSTS: HEXO_IMAGES=local downloads only from these
     images_max_per_post: int  # HEXO_IMAGES_MAX_PER_POST: the rest stay remote
     images_max_bytes_per_run: int  # HEXO_IMAGES_MAX_BYTES_PER_RUN
+    image_host_rate: float  # SINA_IMAGE_HOST_RATE: image requests per second to each image host
     body_style: BodyStyle  # HEXO_BODY
+    front_matter_extras: tuple[str, ...]  # HEXO_FRONT_MATTER_EXTRAS, in FRONT_MATTER_EXTRAS order
     image_urls: str  # HEXO_IMAGE_URLS: relative (the file name) or root (from the site root)
     site: permalink.SitePermalink  # HEXO_SITE_PERMALINK, HEXO_SITE_ROOT, HEXO_SITE_TZ
     fsync: bool  # HEXO_FSYNC
     lock_wait: float  # SINA_LOCK_WAIT
+    keep_days: int | None = None  # HEXO_KEEP_DAYS: retention by age (-a keep_days wins)
+    keep_posts: int | None = None  # HEXO_KEEP_POSTS: retention by count (-a keep_posts wins)
 
     @property
     def post_format(self) -> str:
-        return post_format(self.body_style)
+        return post_format(self.body_style, self.front_matter_extras)
 
 
 def parse_output(text: str, source: str) -> dict[str, str]:
-    """An output file's keys and values (``image_hosts``: a list, or comma-separated text)."""
+    """An output file's keys and values (``image_hosts``, ``front_matter_extras``: a list,
+    or comma-separated text)."""
     root = yamlfile.compose(text, source)
     if root is None:
         return {}
     fields = yamlfile.mapping(root, source, frozenset(OUTPUT_KEYS), "the file")
     values = {}
     for key, node in fields.items():
-        if key == "image_hosts" and isinstance(node, yaml.SequenceNode):
+        if key in _LIST_KEYS and isinstance(node, yaml.SequenceNode):
             values[key] = ",".join(str(yamlfile.scalar(item, source, key)) for item in node.value)
         else:
             values[key] = yamlfile.text(fields, key, source)
@@ -102,6 +111,30 @@ def _image_hosts(value: object) -> tuple[str, ...]:
         problem = ", ".join(map(repr, bad)) or "empty"
         raise ConfigError(f"HEXO_IMAGE_HOSTS: {problem}: expected host names or *.domain, comma-separated")
     return hosts
+
+
+def _list(value: object) -> list[str]:
+    """A list setting's items: a list, or comma-separated text (``-s NAME=a,b``)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _front_matter_extras(value: object) -> tuple[str, ...]:
+    """HEXO_FRONT_MATTER_EXTRAS: some of excerpt, tags, updated; kept in the order they
+    are written, whatever order they are given in."""
+    try:
+        wanted = _list(value)
+    except TypeError:
+        wanted = [repr(value)]
+    unknown = [item for item in wanted if item not in FRONT_MATTER_EXTRAS]
+    if unknown:
+        raise ConfigError(
+            f"HEXO_FRONT_MATTER_EXTRAS: {', '.join(map(repr, unknown))}: expected some of"
+            f" {', '.join(FRONT_MATTER_EXTRAS)} (comma-separated, or a list), or nothing"
+        )
+    return tuple(extra for extra in FRONT_MATTER_EXTRAS if extra in wanted)
 
 
 def _body_style(value: object) -> BodyStyle:
@@ -168,9 +201,13 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         image_hosts=_image_hosts(value("HEXO_IMAGE_HOSTS")),
         images_max_per_post=whole_number("HEXO_IMAGES_MAX_PER_POST", value("HEXO_IMAGES_MAX_PER_POST")),
         images_max_bytes_per_run=whole_number("HEXO_IMAGES_MAX_BYTES_PER_RUN", value("HEXO_IMAGES_MAX_BYTES_PER_RUN")),
+        image_host_rate=more_than_zero(settings, "SINA_IMAGE_HOST_RATE", "requests per second"),
         body_style=_body_style(value("HEXO_BODY")),
+        front_matter_extras=_front_matter_extras(value("HEXO_FRONT_MATTER_EXTRAS")),
         image_urls=image_urls,
         site=site,
         fsync=settings.getbool("HEXO_FSYNC"),
         lock_wait=lock_wait,
+        keep_days=at_least_one("HEXO_KEEP_DAYS", value("HEXO_KEEP_DAYS")),
+        keep_posts=at_least_one("HEXO_KEEP_POSTS", value("HEXO_KEEP_POSTS")),
     )

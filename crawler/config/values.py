@@ -30,6 +30,21 @@ def whole_number(name: str, value: object) -> int:
     return number
 
 
+def at_least_one(name: str, value: object) -> int | None:
+    """An optional limit (retention): None or empty is none; else a whole number, 1 or more."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if isinstance(value, bool | float):
+            raise ValueError
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name}={value!r}: expected a whole number, 1 or more (or nothing: off)")
+    return number
+
+
 def more_than_zero(settings: BaseSettings, name: str, unit: str) -> float:
     value = setting(settings, name)
     try:

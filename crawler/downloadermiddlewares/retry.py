@@ -42,7 +42,10 @@ Retries themselves are Scrapy's: ``scrapy.downloadermiddlewares.retry.get_retry_
 with RETRY_TIMES / ``max_retry_times``, RETRY_PRIORITY_ADJUST / ``priority_adjust``,
 RETRY_GIVE_UP_LOG_LEVEL / ``give_up_log_level``, and its stats (``retry/count``,
 ``retry/reason_count/<reason>``, ``retry/max_reached``).  A request with meta ``dont_retry``
-is never retried, nor is an IgnoreRequest (the fetch policy's ``RefusedRequest``); the host
+is never retried, nor is an IgnoreRequest (the fetch policy's ``RefusedRequest``), nor any
+request once the crawl stops; before the crawl's first answer, a connection-level failure
+(DNS, refused, proxy down: crawler.downloadermiddlewares.network) is retried without
+slowing the host down.  Otherwise the host
 is slowed down by what it answered all the same, whatever request it answered.  A retry
 goes back through the scheduler and waits in the slot like any other request: nothing
 sleeps in this middleware.  ``sina/retry/backoff_seconds`` counts the seconds of quiet time
@@ -66,6 +69,7 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.utils.response import response_status_message
 
 from crawler.config.values import setting
+from crawler.downloadermiddlewares.network import CrawlStop, NetworkWatch
 from crawler.scrapy_internals import DownloadSlot, download_slot
 
 if TYPE_CHECKING:
@@ -145,8 +149,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
     ) -> Request | Response | None:
         if isinstance(exception, IgnoreRequest) or not isinstance(exception, self.exceptions_to_retry):
             return None
+        if CrawlStop.of(self.crawler).stopping:
+            return None  # no retry of a crawl that stops: the next run fetches it
         slot = self.slot_of(request)
-        if slot is not None:
+        # Before any answer, a connection-level failure says the network may not be there
+        # (crawler.downloadermiddlewares.network), not that the host wants a pause.
+        if slot is not None and not NetworkWatch.of(self.crawler).unproven(request, exception):
             self.host_failed(slot, retry_after=None, why=type(exception).__name__)
         if request.meta.get("dont_retry", False):
             return None

@@ -2,16 +2,24 @@
 and the decisions taken from it, as named fields (stats counters only report).
 
 CrawlRun holds the posts-folder lock, the state database, the manifest, the run id and
-what happened to each section this run (crawler.admission.SectionProgress).  The RunState
-extension opens it when the spider opens (so a locked or unwritable posts folder closes
-the spider before any request) and, when the crawl finishes, records what each section
-tells its next run (crawler.admission's rules).  RunHealth closes a run that did nothing
-useful with a named reason.
+what happened to each section this run (crawler.admission.SectionProgress).
+
+Only a crawl that writes posts opens it: the spider's own ``start()`` does, before its
+first request (so a locked or unwritable posts folder closes the spider before any
+request), and takes a cluster's lease after the lock.  ``scrapy shell``, ``parse``,
+``fetch`` and ``check`` replace or skip that ``start()``, so they read pages, write no
+post (crawler.pipelines.post_paths) and leave the posts folder free.  A cluster's worker
+writes nothing and never opens it.
+The RunState extension, when the crawl finishes, records what each section tells its next
+run (crawler.admission's rules).  RunHealth closes a run that did nothing useful with a
+named reason.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
@@ -22,8 +30,10 @@ from typing import TYPE_CHECKING, ClassVar
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
-from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, is_known, may_stop_at_known
+from crawler.admission import PAGES_DONE_WHILE_LISTING, Listed, SectionProgress, Window, is_known, may_stop_at_known
 from crawler.config import Config, OutputConfig
+from crawler.downloadermiddlewares.network import SHUTDOWN, CrawlStop
+from crawler.extensions.retention import Retention
 from crawler.storage.files import OwnedTree, UnsafePath, checked_post_path
 from crawler.storage.locking import LockedError, LockFileError, PostsFolderLock
 from crawler.storage.manifest import Manifest
@@ -52,7 +62,10 @@ class CrawlRun:
         self.pages = 1  # -a pages of this run
         self.articles_requested = 0
         self.articles_parsed = 0
+        self.articles_listed = 0  # admitted for fetching (listed, not known, not listed twice)
+        self.articles_reached = 0  # of those, answered or failed for good
         self.cluster: Coordinator | None = None  # SINA_REDIS_URL: this run coordinates a cluster
+        self.window: Window | None = None  # retention is on: what admission skips as outside it
         crawler.signals.connect(self.close, signal=signals.engine_stopped)
 
     @classmethod
@@ -85,6 +98,32 @@ class CrawlRun:
             if pages_done is not None:
                 self.state.set_pages_done(section_id, pages_done)
 
+    def retain(self, keep_days: int | None, keep_posts: int | None) -> None:
+        """Retention, once the run is open (the lock held) and before any request: our posts
+        out of the window go (crawler.extensions.retention), and admission skips what is
+        listed outside it.  Spider arguments win over HEXO_KEEP_DAYS / HEXO_KEEP_POSTS."""
+        window = Window(
+            keep_days if keep_days is not None else self.output.keep_days,
+            keep_posts if keep_posts is not None else self.output.keep_posts,
+            now=int(time.time()),
+        )
+        if not window.on or self.state is None or self.manifest is None:
+            return
+        retention = Retention(
+            self.output.posts_dir,
+            self.state,
+            self.manifest,
+            self.crawler.stats,
+            run_id=self.run_id,
+            fsync=self.output.fsync,
+        )
+        try:
+            self.window = retention.apply(window)
+        except (OSError, sqlite3.Error) as exc:  # what is done stays done; the next run goes on
+            self.crawler.stats.inc_value("sina/retention/failed")
+            logger.error("Retention stopped: %s", exc)
+            self.window = window
+
     def known(self, entry: Listed, *, refresh: bool) -> bool:
         """Whether the entry is a post written before and unchanged (crawler.admission.is_known)."""
         if self.state is None:
@@ -115,12 +154,45 @@ class CrawlRun:
         return bool(self.sections) and all(progress.listing_failed for progress in self.sections.values())
 
     @property
+    def not_reached(self) -> int:
+        """Articles listed for fetching that this run never reached (a stopped run): the
+        next run fetches them, as none has a state row."""
+        return max(self.articles_listed - self.articles_reached, 0)
+
+    @property
     def nothing_parsed(self) -> bool:
         return self.articles_requested > 0 and self.articles_parsed == 0
 
     @property
     def is_open(self) -> bool:
         return self.state is not None
+
+    async def begin_crawl(self, spider: Spider) -> None:
+        """A crawl that writes posts begins (the spider's own start()): the lock, the state
+        and the manifest, retention (-a keep_days / keep_posts), then a cluster's lease
+        (SINA_REDIS_URL); CloseSpider when one of them cannot be had.  A spider that writes
+        no posts (a cluster's worker) takes none."""
+        if not getattr(spider, "writes_posts", True):
+            return
+        await self.open_async()
+        arguments = getattr(spider, "arguments", None)
+        self.retain(getattr(arguments, "keep_days", None), getattr(arguments, "keep_posts", None))
+        cluster = Config.of(self.crawler).cluster
+        if cluster is None or self.cluster is not None:
+            return
+        # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.
+        from crawler.cluster.coordinator import ClusterError, Coordinator, redis_address
+        from crawler.cluster.protocol import ClusterKeys, project_version
+
+        coordinator = Coordinator(cluster.redis_url, ClusterKeys(cluster.name), project_version(), self.run_id)
+        try:
+            coordinator.open(spider)
+        except ClusterError as exc:
+            logger.error("Not crawling: %s", exc.detail)
+            raise CloseSpider(exc.reason) from exc
+        coordinator.keep_lease()
+        logger.info("Coordinating cluster %r at %s", cluster.name, redis_address(cluster.redis_url))
+        self.cluster = coordinator
 
     def open(self) -> None:
         """Lock, clean up after a killed run, open state and manifest (idempotent)."""
@@ -134,8 +206,12 @@ class CrawlRun:
         """open(), waiting for the lock without blocking the crawl's event loop."""
         if self.is_open:
             return
+        stop = CrawlStop.of(self.crawler)
         with self._taking_lock():
-            await self.lock.acquire_async(self.output.lock_wait)
+            taken = await self.lock.acquire_async(self.output.lock_wait, give_up=lambda: stop.stopping)
+        if not taken:
+            logger.info("Stopped while waiting for the posts folder's lock: nothing was crawled")
+            raise CloseSpider(SHUTDOWN)
         self._open_locked()
 
     @contextmanager
@@ -203,12 +279,14 @@ FAILED_RUN_REASONS = frozenset(
         "cluster_locked",
         "cluster_unavailable",
         "version_mismatch",
+        "network_unreachable",
     }
 )
 
 
 class RunState:
-    """Opens the run when the spider opens and finishes it when the spider closes."""
+    """Finishes the run when the spider closes (CrawlRun.begin_crawl opened it, if a crawl
+    that writes posts ran)."""
 
     def __init__(self, run: CrawlRun) -> None:
         self.run = run
@@ -216,29 +294,8 @@ class RunState:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunState:
         extension = cls(CrawlRun.of(crawler))
-        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
-
-    async def spider_opened(self, spider: Spider) -> None:
-        if not getattr(spider, "writes_posts", True):
-            return  # a cluster's worker: no posts folder, no state
-        await self.run.open_async()  # CloseSpider (locked, unwritable): closed before any request
-        cluster = Config.of(self.run.crawler).cluster
-        if cluster is not None:
-            # Imported only for a cluster: redis and scrapy-redis are the `cluster` extra.
-            from crawler.cluster.coordinator import ClusterError, Coordinator, redis_address
-            from crawler.cluster.protocol import ClusterKeys, project_version
-
-            coordinator = Coordinator(cluster.redis_url, ClusterKeys(cluster.name), project_version(), self.run.run_id)
-            try:
-                coordinator.open(spider)
-            except ClusterError as exc:
-                logger.error("Not crawling: %s", exc.detail)
-                raise CloseSpider(exc.reason) from exc
-            coordinator.keep_lease()
-            logger.info("Coordinating cluster %r at %s", cluster.name, redis_address(cluster.redis_url))
-            self.run.cluster = coordinator
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run.cluster is not None:

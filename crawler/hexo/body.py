@@ -104,7 +104,10 @@ def _apply_rules(root: LexborNode, base: str, style: BodyStyle) -> tuple[str, li
 
 
 def _clean_visit(element: LexborNode, namespace: str) -> bool:
-    return inert_visit(element, namespace) or publishing_visit(element, namespace)
+    # Read once for both rules: rule 5 removes no attribute that rule 8a reads (id, class,
+    # data-sudaclick), so the rules see what they saw reading them each.
+    attributes = element.attributes
+    return inert_visit(element, namespace, attributes) or publishing_visit(element, namespace, attributes)
 
 
 def _read_back(html: str) -> LexborNode:

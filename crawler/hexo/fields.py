@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -29,6 +30,7 @@ _YAML12_NOT_TEXT = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a few values (sections, media names)
 def yaml_text(value: str) -> str:
     """A category or author as the front matter writes it: plain, as the sample does, unless
     YAML would read it as something other than that text (``~``, ``true``, ``2022-01-24``,
@@ -47,6 +49,23 @@ def yaml_quote(value: str) -> str:
     if "'" in value and '"' not in value and "\\" not in value:
         return f'"{value}"'
     return "'" + value.replace("'", "''") + "'"
+
+
+# Markup characters of a text written as HTML text (the entities hexo-util's escapeHTML
+# writes, so Hexo's helpers leave them as they are); braces are the post's own rule (§1).
+_HTML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;"})
+
+
+def html_text(value: str) -> str:
+    """Plain text as HTML text that holds no markup: what an excerpt or a tag is written as.
+
+    Hexo hands a front-matter ``excerpt`` to themes as HTML (landscape writes it unescaped
+    on index pages) and some helpers write tag names unescaped, so the text cannot open an
+    element, a comment, an attribute or a code span anywhere a theme puts it; a browser
+    shows the same characters.  Control characters that are not whitespace are deleted
+    (Hexo's YAML refuses a file holding one) and whitespace runs collapsed, as in a title."""
+    text = "".join(ch for ch in value if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(text.split()).translate(_HTML_TEXT)
 
 
 def utc_from_timestamp(seconds: int | str) -> datetime:

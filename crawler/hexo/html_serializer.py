@@ -148,7 +148,18 @@ _ATTRIBUTE_REFERENCES = {
 }
 
 
+# Any character that one of the steps of _escape below would change (controls only matter
+# when final, but a text holding one simply takes the full path): most text has none, and
+# one C scan then returns it as it is.
+_TEXT_SPECIAL = re.compile("[&<\\[`~\x00-\x09\x0b\x0c\x0e-\x1f\x80-\x9f]")
+_ATTRIBUTE_SPECIAL = re.compile(
+    "[&\"'<>`~\n\r\x00-\x09\x0b\x0c\x0e-\x1f\x80-\x9f]|(?<=[hH][rR][eE][fF])=|(?<=[rR][eE][lL])="
+)
+
+
 def _escape(text: str, *, final: bool, in_attribute: bool) -> str:
+    if (_ATTRIBUTE_SPECIAL if in_attribute else _TEXT_SPECIAL).search(text) is None:
+        return text
     controls = final and _CONTROLS.search(text) is not None
     if controls:  # delete C0 first, or "&\tcopy;" would come out as the reference "&copy;"
         text = delete_c0(text)

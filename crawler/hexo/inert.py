@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 
 from selectolax.lexbor import LexborNode
 
@@ -80,19 +81,25 @@ def is_hexo_comment(comment: LexborNode) -> bool:
     return holds_hexo_marker(comment.html or "")
 
 
-def _active_attributes(element: LexborNode, namespace: str) -> list[str]:
+def _active_attributes(element: LexborNode, namespace: str, attributes: Mapping[str, str | None]) -> list[str]:
     image = namespace == HTML and element.tag == "img"
-    return [name for name, value in element.attributes.items() if is_active_attribute(name, value, image=image)]
+    return [name for name, value in attributes.items() if is_active_attribute(name, value, image=image)]
 
 
-def inert_visit(element: LexborNode, namespace: str) -> bool:
-    """Rule 5 for one element: True when it goes as a whole; else its active attributes go."""
+def inert_visit(element: LexborNode, namespace: str, attributes: Mapping[str, str | None] | None = None) -> bool:
+    """Rule 5 for one element: True when it goes as a whole; else its active attributes go.
+    ``attributes``: element.attributes as the caller already read them (reading them
+    makes a new dict each time)."""
     tag = element.tag or ""
     if tag in ACTIVE_ELEMENTS or (namespace == SVG and tag in SVG_ANIMATION_ELEMENTS):
         return True
     if namespace == HTML and tag in HEXO_MARKER_ELEMENTS and holds_hexo_marker(element.text(deep=True)):
         return True
-    active = _active_attributes(element, namespace)
+    if attributes is None:
+        attributes = element.attributes
+    if not attributes:  # most elements: nothing more to check
+        return False
+    active = _active_attributes(element, namespace, attributes)
     if active:
         attrs = element.attrs
         for name in active:

@@ -11,8 +11,10 @@ whitespace that HTML does not render.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from selectolax.lexbor import LexborNode
 
@@ -47,10 +49,16 @@ _CLASS_SEPARATORS = re.compile("[\t\n\x0c\r ]+")  # HTML splits class on ASCII w
 _BLANK_LINE = re.compile(r"^[ \t]*\n", re.MULTILINE)
 
 
-def is_promotion(element: LexborNode, namespace: str = HTML) -> bool:
+def is_promotion(
+    element: LexborNode, namespace: str = HTML, attributes: Mapping[str, str | None] | None = None
+) -> bool:
     """Rule 8a: compared exactly as written (case-sensitively), in any namespace; and an
-    HTML ``<p>`` that is an original-headline line."""
-    attributes = element.attributes
+    HTML ``<p>`` that is an original-headline line.  ``attributes``: element.attributes as
+    the caller already read them."""
+    if attributes is None:
+        attributes = element.attributes
+    if not attributes:  # most elements
+        return namespace == HTML and element.tag == "p" and _original_title(element)
     if "id" in attributes and attributes["id"] in PROMOTION_IDS:
         return True
     if "data-sudaclick" in attributes and attributes["data-sudaclick"] == PROMOTION_SUDACLICK:
@@ -58,14 +66,16 @@ def is_promotion(element: LexborNode, namespace: str = HTML) -> bool:
     classes = attributes.get("class") if "class" in attributes else None
     if classes and any(token in PROMOTION_CLASSES for token in _CLASS_SEPARATORS.split(classes)):
         return True
-    if namespace == HTML and element.tag == "p":
-        return element.text(deep=True).lstrip(_LEADING_SPACE).startswith(ORIGINAL_TITLE_PREFIXES)
-    return False
+    return namespace == HTML and element.tag == "p" and _original_title(element)
 
 
-def publishing_visit(element: LexborNode, namespace: str) -> bool:
+def _original_title(paragraph: LexborNode) -> bool:
+    return paragraph.text(deep=True).lstrip(_LEADING_SPACE).startswith(ORIGINAL_TITLE_PREFIXES)
+
+
+def publishing_visit(element: LexborNode, namespace: str, attributes: Mapping[str, str | None] | None = None) -> bool:
     """Rules 8a and 8b for one element: True when it goes as a whole."""
-    return is_promotion(element, namespace) or (namespace == HTML and element.tag == "style")
+    return is_promotion(element, namespace, attributes) or (namespace == HTML and element.tag == "style")
 
 
 def is_comment(node: LexborNode) -> bool:
@@ -81,8 +91,11 @@ def delete_blank_lines(html: str, spans: Sequence[ImageSpan] = ()) -> tuple[str,
     result = _BLANK_LINE.sub("", html).rstrip(" \t\n")
     if not removed:
         return result, list(spans)
+    # removed is in order and without overlaps: the cuts before a span are a prefix of it.
+    cut_ends = [cut_end for _, cut_end in removed]
+    cut_before = [0, *itertools.accumulate(cut_end - cut_start for cut_start, cut_end in removed)]
     moved = []
     for start, end, value in spans:
-        shift = sum(cut_end - cut_start for cut_start, cut_end in removed if cut_end <= start)
+        shift = cut_before[bisect.bisect_right(cut_ends, start)]
         moved.append((start - shift, end - shift, value))
     return result, moved

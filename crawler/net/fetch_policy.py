@@ -14,6 +14,7 @@ an address are refused by the resolver (crawler.resolver).  Pure functions, no S
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -88,12 +89,21 @@ def checked_url(url: str, hosts: HostPatterns) -> CheckedURL:
     if parts["port"] and parts["port"] != _DEFAULT_PORTS[scheme]:
         raise RefusedURL("odd_port", url)
     host = parts["hostname"]
+    refusal = _host_refusal(host, hosts)
+    if refusal is not None:
+        raise RefusedURL(refusal, url)
+    return CheckedURL(parts["href"], host, parts["pathname"])
+
+
+@functools.lru_cache(maxsize=1024)  # a crawl asks about a few hosts, once per request
+def _host_refusal(host: str, hosts: HostPatterns) -> str | None:
+    """Why a URL at host (as WHATWG parses it) is refused whatever its path, or None."""
     address = ip_literal(host)
     if address is not None and not is_public(address):
-        raise RefusedURL("private_address", url)
+        return "private_address"
     if not hosts.match(host):
-        raise RefusedURL("offsite", url)
-    return CheckedURL(parts["href"], host, parts["pathname"])
+        return "offsite"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

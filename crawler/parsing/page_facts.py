@@ -65,5 +65,5 @@ def page_facts(
         published_time=published,
         media_name=article_page.media_name(tree),
         editor=article_page.editor(tree),
-        keywords=tuple(article_page.keywords(tree)),
+        keywords=article_page.keywords(tree),
     )

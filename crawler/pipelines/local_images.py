@@ -113,7 +113,9 @@ class LocalImagesPipeline(FilesPipeline):
     def from_crawler(cls, crawler: Crawler) -> LocalImagesPipeline:
         output = Config.of(crawler).output
         if output.images != "local":
-            raise NotConfigured("HEXO_IMAGES is not 'local'")
+            # Not a problem, so no message on the exception: Scrapy logs one as a WARNING.
+            logger.debug("Images are not stored: HEXO_IMAGES is not 'local'")
+            raise NotConfigured
         AtomicFSFilesStore.fsync = output.fsync
         pipeline = cls(str(output.posts_dir), crawler=crawler)
         pipeline.policy = FetchPolicy(image_hosts=HostPatterns.of(output.image_hosts))
@@ -153,11 +155,9 @@ class LocalImagesPipeline(FilesPipeline):
             elif self.stored_bytes >= self.max_bytes_per_run:
                 over_run.append(url)
             else:
-                requests.append(
-                    Request(
-                        url, headers={"Referer": API_REFERER}, meta={"sina_post_path": item.path, "sina_fetch": IMAGE}
-                    )
-                )
+                # A failed image is logged once, by item_completed: not also by the retry's give-up.
+                meta = {"sina_post_path": item.path, "sina_fetch": IMAGE, "give_up_log_level": "DEBUG"}
+                requests.append(Request(url, headers={"Referer": API_REFERER}, meta=meta))
         self._capped(item, "per_post", over_post)
         self._capped(item, "per_run", over_run)
         self._requested[id(item)] = [request.url for request in requests]

@@ -11,12 +11,21 @@ replaces the row once the post is written.  So no state row places a write anywh
 
 A post written before version 3 of the post format under a name that begins with ``_``
 (``_一带一路_….md``) was never published: Hexo skips such files.  It moves to its fresh
-path (§4), and the old file goes once the new one is in place (HexoPostsPipeline)."""
+path (§4), and the old file goes once the new one is in place (HexoPostsPipeline).
+
+With retention on, a post dated before the window (an item its listing could not date,
+its page did) is not written: retention would remove it at the next run's start.
+
+Only ``scrapy crawl`` writes posts: its start() opened the run (the lock, the state).
+``scrapy parse --pipelines`` runs no start() and does not wait for an asynchronous
+pipeline, so its post is dropped here with a line that says so."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+
+from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.paths import UNPUBLISHED_PREFIX, post_file_name, post_relative_path
@@ -41,7 +50,7 @@ class PostPathPipeline:
     def place(self, post: Post) -> PlacedPost:
         """The post with its path: the one the state remembers, else a fresh one."""
         state = self.run.state
-        assert state is not None, "RunState opens the run"
+        assert state is not None, "the crawl's start() opened the run"
         known = state.get(post.publishid)
         replaces = None
         if known is not None:
@@ -65,4 +74,10 @@ class PostPathPipeline:
         return PlacedPost(post, path, replaces)
 
     def process_item(self, item: Post) -> PlacedPost:
+        if not self.run.is_open:  # `scrapy parse --pipelines`: no crawl opened the run
+            raise DropItem(f"not written: only `scrapy crawl` writes posts ({item.url})")
+        window = self.run.window
+        if window is not None and window.outside(int(item.date.timestamp()), item.publishid):
+            self.run.crawler.stats.inc_value("sina/skipped/outside_window")
+            raise DropItem(f"post not written for {item.url}: dated {item.date:%Y-%m-%d}, before the retention window")
         return self.place(item)

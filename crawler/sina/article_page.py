@@ -12,6 +12,8 @@ import codecs
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from w3lib.encoding import html_to_unicode
 
+from crawler.sina.keywords import split_keywords
+
 BODY_CONTAINERS = ("#artibody", "#article")  # finance/tech/most, then news.sina.com.cn
 EDITOR_PREFIXES = ("责任编辑：", "责任编辑:")
 
@@ -102,9 +104,10 @@ def editor(tree: LexborHTMLParser) -> str | None:
     return value or None
 
 
-def keywords(tree: LexborHTMLParser) -> list[str]:
-    raw = _meta(tree, 'meta[name="keywords"]')
-    if raw is None:
+def keywords(tree: LexborHTMLParser) -> tuple[str, ...]:
+    """``<meta name="keywords">``, else ``#keywords[data-wbkey]`` (crawler.sina.keywords)."""
+    words = split_keywords([_meta(tree, 'meta[name="keywords"]')])
+    if not words:
         node = tree.css_first("#keywords")
-        raw = (node.attributes.get("data-wbkey") or "") if node is not None else ""
-    return [word.strip() for word in raw.replace("，", ",").split(",") if word.strip()]
+        words = split_keywords([node.attributes.get("data-wbkey") if node is not None else None])
+    return words

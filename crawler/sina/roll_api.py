@@ -80,6 +80,19 @@ def parse_roll_page(text: str) -> RollPage:
     )
 
 
+# The roll API ends some intros with the site's name (``…被控受贿..._新浪网``): it is
+# Sina's, not the article's.
+SITE_SUFFIXES = ("_新浪网",)
+
+
+def without_site_suffix(intro: str) -> str:
+    """An item's intro (as text) without the site's name at its end."""
+    for suffix in SITE_SUFFIXES:
+        if intro.endswith(suffix):
+            return intro[: -len(suffix)].rstrip()
+    return intro
+
+
 class SkippedItem(Exception):
     """A listed item that gives no article; ``reason`` names it in stats and logs."""
 
@@ -167,5 +180,24 @@ def roll_item(item: dict[str, Any]) -> RollItem:
         media_name=text("media_name"),
         intro=text("intro"),
         keywords=text("keywords"),
+        kind=kind,
+    )
+
+
+def unlisted_page(url: str) -> RollItem:
+    """A page no listing gave (``scrapy parse URL``): its id and kind from its URL alone,
+    its title, date and media left to the page; NotArticle when no post is made of it."""
+    href, publishid, kind = listed_page(url)
+    return RollItem(
+        publishid=publishid,
+        url=href,
+        docid=None,
+        title=None,
+        intime=None,
+        ctime=None,
+        mtime=None,
+        media_name=None,
+        intro=None,
+        keywords=None,
         kind=kind,
     )

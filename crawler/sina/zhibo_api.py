@@ -28,6 +28,7 @@ PAGE_SIZE = 50  # the API takes up to 100 (site notes §5); k-spider reads 50
 TITLE_LENGTH = 60  # characters of a flash without a 【…】 lead shown as its title
 _LEAD = re.compile(r"^\s*【([^】]{1,200})】")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
+_LEAD_END = re.compile(r"[。！？!?]")  # a lead is a whole sentence: a semicolon does not end it
 
 
 class ZhiboApiError(ListingApiError):
@@ -71,6 +72,19 @@ class Flash:
     @property
     def plain_text(self) -> str:
         return " ".join(LexborHTMLParser(f"<p>{self.text}</p>").text(deep=True).split())
+
+    @property
+    def lead(self) -> str | None:
+        """What a news editor calls the flash's lead, the summary an index page shows: the
+        first sentence (through its ``。！？!?``) of its text after the ``【…】`` headline,
+        which is its title; all that text when no sentence ends in it; of the whole text
+        when there is no headline.  None when that is empty or says only the title."""
+        plain = self.plain_text
+        headline = _LEAD.match(plain)
+        rest = plain[headline.end() :] if headline is not None and headline.group(1).strip() else plain
+        end = _LEAD_END.search(rest)
+        lead = (rest[: end.end()] if end is not None else rest).strip()
+        return lead if lead and lead != self.title else None
 
     @property
     def title(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -44,6 +45,21 @@ def _refresh(value: Any) -> bool:
     return text in _TRUE
 
 
+def _at_least_one(name: str, unit: str) -> Callable[[Any], int]:
+    """The parser of a retention limit: a whole number of ``unit``, 1 or more."""
+
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise ConfigError(f"-a {name}={value!r}: expected a whole number of {unit}, 1 or more")
+        return number
+
+    return parse
+
+
 def _sections(value: Any) -> str | None:
     return str(value) if value else None
 
@@ -60,6 +76,10 @@ class SpiderArguments:
     """only items listed on or after this day (Beijing time)"""
     refresh: bool = dataclasses.field(default=False, metadata={"parse": _refresh})
     """fetch every listed article again"""
+    keep_days: int | None = dataclasses.field(default=None, metadata={"parse": _at_least_one("keep_days", "days")})
+    """retention: remove our posts older than N days (over HEXO_KEEP_DAYS)"""
+    keep_posts: int | None = dataclasses.field(default=None, metadata={"parse": _at_least_one("keep_posts", "posts")})
+    """retention: keep only the newest N of our posts (over HEXO_KEEP_POSTS)"""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -12,10 +12,14 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.admission import Admission
+from crawler.admission import SKIPPED_FOR_GOOD, Admission
 from crawler.config import Section
 from crawler.extensions.runstate import CrawlRun
 from crawler.spiders.kinds import ListingKind
+
+# Why an article page that was fetched gave no post (its page, not its download): with the
+# parsed ones, a section's `fetched` (the run summary's "template changed?": runsummary).
+PAGE_SKIPS = SKIPPED_FOR_GOOD | {"parse_error", "parse_timeout", "parser_crashed"}
 
 
 class Report:
@@ -66,12 +70,17 @@ class Report:
         log = self.log.debug if reason == "not_article" else self.log.warning
         log("%s skipped (%s) in %s: %s", kind.label, reason, list_url, detail)
 
-    def admitted(self, section: Section, admission: Admission[Any]) -> None:
-        """A page's entries: listed (the rest were before -a since), of which known."""
+    def admitted(self, section: Section, admission: Admission[Any], *, to_fetch: bool = True) -> None:
+        """A page's entries: listed (the rest were before -a since), of which known; those
+        admitted are to be fetched (``to_fetch``) or are posts at once (flashes)."""
+        if to_fetch:
+            self.run.articles_listed += len(admission.admitted)
         self.count("sina/roll/items", admission.listed)
         self.count(f"sina/section/{section.id}/listed", admission.listed)
         if admission.older:
             self.count("sina/skipped/before_since", admission.older)
+        if admission.outside:
+            self.count("sina/skipped/outside_window", admission.outside)
         if admission.known:
             self.count("sina/articles/known", admission.known)
             self.count(f"sina/section/{section.id}/known", admission.known)
@@ -82,21 +91,32 @@ class Report:
             self.run.articles_requested += requested
             self.count("sina/articles/requested", requested)
         if listed_twice:
+            self.run.articles_listed -= listed_twice
             self.count("sina/skipped/listed_twice", listed_twice)
+
+    def reached(self) -> None:
+        """An article's page answered, or failed for good: it is no longer waiting."""
+        self.run.articles_reached += 1
 
     # --- articles -------------------------------------------------------------------
 
-    def parsed(self) -> None:
+    def parsed(self, section_id: str) -> None:
         self.run.articles_parsed += 1
         self.count("sina/articles/parsed")
+        self.count(f"sina/section/{section_id}/fetched")
 
     def redirected(self, listed_url: str, url: str) -> None:
         """On Sina's hosts (FetchPolicyMiddleware): kept, and said."""
         self.count("sina/articles/redirected")
         self.log.info("Article %s redirected to %s", listed_url, url)
 
-    def article_skipped(self, section_id: str, reason: str, url: str, detail: str) -> None:
+    def article_skipped(self, section_id: str, reason: str, url: str, detail: str, *, page: bool = True) -> None:
+        """``page``: an article's page (a flash has none, so it is not counted as fetched)."""
         self.run.section(section_id).article_skipped(reason)
         self.count(f"sina/skipped/{reason}")
         self.count(f"sina/section/{section_id}/skipped")
+        if page and reason in PAGE_SKIPS:
+            self.count(f"sina/section/{section_id}/fetched")
+        if reason == "no_body":
+            self.count(f"sina/section/{section_id}/no_body")
         self.log.warning("Article skipped (%s): %s%s", reason, url, f": {detail}" if detail else "")

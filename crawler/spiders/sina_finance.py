@@ -22,11 +22,13 @@ from twisted.python.failure import Failure
 
 from crawler.admission import Admission, Listed, admit, next_page
 from crawler.config import Config, PageSection, Section, select_sections
+from crawler.downloadermiddlewares.network import StopRequested
 from crawler.extensions.runstate import CrawlRun
 from crawler.items import FlashPost, PagePost
 from crawler.loaders import ArticleError, flash_url, load_flash
 from crawler.parsing.workers import ParseWorkers
-from crawler.sina.roll_api import RollItem
+from crawler.sina.roll_api import RollItem, unlisted_page
+from crawler.sina.urls import NotArticle
 from crawler.sina.zhibo_api import Flash
 from crawler.spiders.arguments import RUNNER_ARGUMENTS, SpiderArguments
 from crawler.spiders.articles import Skip, article_post, download_failed
@@ -83,6 +85,9 @@ class SinaFinanceSpider(scrapy.Spider):
         return {section.id: section for section in self.sections}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Only a crawl runs this start() (shell, parse, fetch and check replace or skip it):
+        # it, and nothing else, takes the posts-folder lock (crawler.extensions.runstate).
+        await self.run.begin_crawl(self)
         self.run.begin([section.id for section in self.sections], self.arguments.pages)
         self.logger.info(
             "Sections: %s; roll pages per section: %d%s%s",
@@ -154,8 +159,9 @@ class SinaFinanceSpider(scrapy.Spider):
             since=self.arguments.since_timestamp,
             stop_at_known=self.run.section(section.id).stop_at_known,
             known=lambda entry: self.run.known(entry, refresh=self.arguments.refresh),
+            window=self.run.window,
         )
-        self.report.admitted(section, admission)
+        self.report.admitted(section, admission, to_fetch=not kind_of(section).posts_at_once)
         return admission
 
     def _flash_posts(self, section: Section, flashes: list[Flash]) -> Iterator[FlashPost]:
@@ -164,12 +170,14 @@ class SinaFinanceSpider(scrapy.Spider):
             try:
                 post = load_flash(flash, section, self.run.output.body_style)
             except ArticleError as exc:
-                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail)
+                self.report.article_skipped(section.id, exc.reason, flash_url(flash), exc.detail, page=False)
                 continue
             self.report.count("sina/zhibo/flashes")
             yield post
 
     def list_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        if isinstance(failure.value, StopRequested):
+            return  # the crawl stops: the section is left for the next run
         section = failure.request.cb_kwargs["section"]  # type: ignore[attr-defined]
         skip = download_failed(failure)
         self.report.listing_failed(section, kind_of(section), skip.url, skip.reason, skip.detail)
@@ -203,6 +211,7 @@ class SinaFinanceSpider(scrapy.Spider):
     # --- articles ----------------------------------------------------------------
 
     async def parse_article(self, response: Response, listing: RollItem, section: Section) -> AsyncIterator[PagePost]:
+        self.report.reached()
         outcome = await self._article_post(response, listing, section)
         if not self._answered(listing.publishid):
             return
@@ -211,17 +220,37 @@ class SinaFinanceSpider(scrapy.Spider):
         else:
             yield outcome
 
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[PagePost]:
+        """``scrapy parse --spider sina_finance URL`` (docs/usage.md): the post a crawl would
+        make of one article, gallery or video page, as the first selected section (``-a
+        sections=…``) would list it with nothing but its URL (title, date and media come from
+        the page), or the line that says why there is none.  A crawl never calls it: its
+        requests name their callbacks."""
+        redirects = response.meta.get("redirect_urls")
+        url = redirects[0] if redirects else response.url
+        section = self.sections[0]
+        try:
+            listing = unlisted_page(url)
+        except NotArticle as exc:
+            self.report.article_skipped(section.id, "not_article", url, exc.reason)
+            return
+        async for post in self.parse_article(response, listing, section):
+            yield post
+
     async def _article_post(self, response: Response, listing: RollItem, section: Section) -> PagePost | Skip:
         """The post of an article page, or why it gives none; a post counted as parsed."""
         outcome = await article_post(self.parse_workers, response, listing, section, self.run.output.body_style)
         if not isinstance(outcome, Skip):
-            self.report.parsed()
+            self.report.parsed(section.id)
             redirects = response.meta.get("redirect_urls")
             if redirects:
                 self.report.redirected(redirects[0], response.url)
         return outcome
 
     def article_failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, StopRequested):
+            return  # the crawl stops: not reached, left for the next run
+        self.report.reached()
         request = failure.request  # type: ignore[attr-defined]
         skip = download_failed(failure)
         if self._answered(request.cb_kwargs["listing"].publishid):

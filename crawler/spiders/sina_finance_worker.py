@@ -32,6 +32,7 @@ from crawler.cluster import CLUSTER_EXTRA, missing_cluster_extra
 from crawler.cluster.protocol import ClusterKeys, item_answer, project_version, skipped_answer
 from crawler.config import Config, ConfigError, Section
 from crawler.config.values import setting
+from crawler.downloadermiddlewares.network import StopRequested
 from crawler.items import PagePost
 from crawler.sina.roll_api import RollItem
 from crawler.spiders.articles import Skip, download_failed
@@ -52,6 +53,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
     client: redis.Redis
     held: HeldArticles
     wait: float  # SINA_WORKER_WAIT
+    redis_at: str  # SINA_REDIS_URL without its password, for log lines
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -80,6 +82,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
             raise ConfigError(f"sina_finance_worker is a cluster's worker, but {missing}: it needs {CLUSTER_EXTRA}")
         import redis  # the cluster extra, there as just checked
 
+        from crawler.cluster.coordinator import redis_address
         from crawler.cluster.worker import HeldArticles
 
         spider: SinaFinanceWorkerSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
@@ -87,6 +90,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
         if cluster is None:
             raise ConfigError("sina_finance_worker needs SINA_REDIS_URL (the coordinator's Redis)")
         spider.keys = ClusterKeys(cluster.name)
+        spider.redis_at = redis_address(cluster.redis_url)
         spider.client = redis.Redis.from_url(cluster.redis_url, socket_connect_timeout=5, socket_timeout=10)
         capacity = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 4)
         spider.held = HeldArticles(spider.client, spider.keys, capacity)
@@ -106,7 +110,7 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
             try:
                 coordinating = self._coordinator_here()
             except RedisError as exc:
-                self.logger.error("Cluster Redis unreachable: %s", exc)
+                self.logger.error("Not working: cannot reach the cluster's Redis at %s: %s", self.redis_at, exc)
                 raise CloseSpider("cluster_unavailable") from exc
             if coordinating:
                 served, since = True, time.monotonic()
@@ -145,6 +149,8 @@ class SinaFinanceWorkerSpider(SinaFinanceSpider):
         yield  # items go to the coordinator, not to this process's pipelines
 
     def article_failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, StopRequested):
+            return  # the worker stops: unanswered, so the coordinator pushes it again
         request = failure.request  # type: ignore[attr-defined]
         skip = download_failed(failure)
         listing, section = request.cb_kwargs["listing"], request.cb_kwargs["section"]

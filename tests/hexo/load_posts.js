@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // Load the posts in <posts_dir> with real Hexo and print what Hexo made of them.
 //
-// Usage: TZ=UTC node tests/hexo/load_posts.js <posts_dir>
+// Usage: TZ=UTC node tests/hexo/load_posts.js <posts_dir> [--timezone ZONE]
+// (--timezone sets the site's `timezone`, empty by default)
 //
 // Builds a throwaway Hexo site in a temp dir, copies every *.md under <posts_dir>
 // (recursively, keeping sub-folders) to <site>/source/_posts/, runs
 // `new Hexo(base, {silent: true})`, `init()`, `load()` (which also renders every
 // post through Nunjucks + the markdown renderer), and prints ONE JSON array:
 //   [{"source": "<path under source/_posts>", "title": ..., "date": "<ISO 8601 UTC>",
-//     "categories": [...], "raw_has_content": bool}, ...]
+//     "categories": [...], "raw_has_content": bool, "excerpt": "<post.excerpt>",
+//     "tags": [<tag names, Hexo's order>], "updated": "<ISO 8601 UTC>" or null,
+//     "path": "<the post's permalink path, e.g. 2022/01/24/name/>"}, ...]
+// (excerpt: the front matter's, else what Hexo cut at <!-- more -->, else "";
+// updated: the front matter's, else the file's mtime, as `updated_option: mtime` says)
 // sorted by source. Exits non-zero (message on stderr) when Hexo logs an error,
 // rejects, or does not turn every copied file into a post.
 'use strict';
@@ -58,8 +63,9 @@ function categoryNames(post) {
 
 async function main() {
   const postsDirArg = process.argv[2];
-  if (!postsDirArg || process.argv.length > 3) {
-    fail('usage: node load_posts.js <posts_dir>');
+  const timezoneArg = process.argv[3] === '--timezone' ? process.argv[4] : null;
+  if (!postsDirArg || (process.argv.length > 3 && (!timezoneArg || process.argv.length > 5))) {
+    fail('usage: node load_posts.js <posts_dir> [--timezone ZONE]');
     return;
   }
   const postsDir = path.resolve(postsDirArg);
@@ -73,7 +79,8 @@ async function main() {
   }
   const Hexo = require('hexo');
   const files = listMarkdown(postsDir);
-  const base = makeSite(postsDir, files, SITE_CONFIG, 'hexo-load-posts-');
+  const config = timezoneArg ? SITE_CONFIG.replace("timezone: ''", `timezone: ${timezoneArg}`) : SITE_CONFIG;
+  const base = makeSite(postsDir, files, config, 'hexo-load-posts-');
   try {
     const hexo = new Hexo(base, { silent: true });
     const { errors, warnings } = recordLog(hexo);
@@ -90,7 +97,11 @@ async function main() {
       title: post.title,
       date: post.date ? post.date.toISOString() : null,
       categories: categoryNames(post),
-      raw_has_content: typeof post.content === 'string' && post.content.length > 0
+      raw_has_content: typeof post.content === 'string' && post.content.length > 0,
+      excerpt: post.excerpt,
+      tags: post.tags.map(tag => tag.name),
+      updated: post.updated ? post.updated.toISOString() : null,
+      path: post.path
     }));
     out.sort((a, b) => byName(a.source, b.source));
 

@@ -67,6 +67,16 @@ def crawl_command(
     return command, environment
 
 
+def scrapy_command(
+    proxy_url: str, work: Path, *arguments: str, settings: dict[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Another scrapy command (``shell URL``, ``parse --spider sina_finance URL``) with the
+    settings, log and network a crawl by crawl_command has."""
+    command, environment = crawl_command(proxy_url, work, settings=settings)
+    at = command.index("crawl")
+    return [*command[:at], *arguments, *command[at + 2 :]], environment
+
+
 def crawl_folder(work: Path, python: Path | None) -> Path:
     """Where a crawl runs: the repository (its scrapy.cfg, its sources first on the path),
     or, for another interpreter's installed crawler, ``work``, where no sources are."""

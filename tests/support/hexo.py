@@ -39,25 +39,29 @@ def not_installed_message(packages: Iterable[str] = _REQUIRED_PACKAGES) -> str:
     return f"{what} not installed in {HEXO_DIR / 'node_modules'}: {INSTALL_HINT}"
 
 
-def load_with_hexo(posts_dir: Path, *, timeout: float = 120.0) -> list[dict[str, Any]]:
+def load_with_hexo(
+    posts_dir: Path, *, timeout: float = 120.0, timezone: str | None = None, tz: str = "UTC"
+) -> list[dict[str, Any]]:
     """Load every ``*.md`` under ``posts_dir`` with Hexo in one node run.
 
     Returns one dict per post, sorted by ``source`` (the path relative to
     ``source/_posts``, forward slashes), with ``title``, ``date`` (ISO 8601 UTC),
-    ``categories`` (names, root first) and ``raw_has_content``.
+    ``categories`` (names, root first), ``raw_has_content``, ``excerpt`` (Hexo's: the
+    front matter's, else the text before ``<!-- more -->``, else ""), ``tags`` (names) and
+    ``updated`` (ISO 8601 UTC: the front matter's, else the file's modification time) and
+    ``path`` (its permalink, ``:year/:month/:day/:title/``).  ``timezone``: the site's
+    ``timezone`` (empty by default); ``tz``: the zone node runs in (its ``TZ``).
     Raises RuntimeError (with Hexo's stderr) when Hexo fails or is not installed.
     """
     if not hexo_installed():
         raise RuntimeError(not_installed_message())
-    return run_hexo_script(LOAD_POSTS_JS, [str(Path(posts_dir).resolve())], f"load {posts_dir}", timeout)
+    args = [str(Path(posts_dir).resolve()), *(["--timezone", timezone] if timezone else [])]
+    return run_hexo_script(LOAD_POSTS_JS, args, f"load {posts_dir}", timeout, tz=tz)
 
 
-def run_hexo_script(
-    script: Path, args: list[str], what: str, timeout: float, *, tz: str = "UTC"
-) -> list[dict[str, Any]]:
-    """Run one of tests/hexo's node scripts (in time zone ``tz``: UTC, a server's, unless
-    told) and return the JSON list it prints; RuntimeError, with Hexo's stderr, when it
-    fails to ``what``."""
+def run_hexo_script(script: Path, args: list[str], what: str, timeout: float, tz: str = "UTC") -> list[dict[str, Any]]:
+    """Run one of tests/hexo's node scripts (TZ=UTC, or ``tz``) and return the JSON list it prints;
+    RuntimeError, with Hexo's stderr, when it fails to ``what``."""
     node = shutil.which("node")
     assert node is not None
     try:

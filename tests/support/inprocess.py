@@ -132,3 +132,26 @@ def crawl(
     assert crawler.stats is not None
     site = RecordedSite.of.get(crawler)
     return Crawled(crawler.stats.get_stats(), lines.lines, site.asked if site is not None else [])
+
+
+class CommandProcess(AsyncCrawlerRunner):
+    """What a project command asks of Scrapy's crawler process (create_crawler, crawl,
+    start, bootstrap_failed), on an event loop of its own, as Scrapy's AsyncCrawlerProcess
+    has one, but installing no logging and no signal handlers in the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+
+    def start(self) -> None:
+        try:
+            self.loop.run_until_complete(self.join())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            asyncio.set_event_loop(None)
+            self.loop.close()

@@ -29,10 +29,12 @@ def an_article(**changes: Any) -> ArticlePost:
         editor=None,
         keywords=(),
         summary=None,
+        excerpt=None,
         categories=("金融", "新浪财经", "新浪财经－国內"),
         author="新浪财经",
         body=a_body(),
         mtime=None,
+        updated=None,
     )
     return dataclasses.replace(post, **changes)
 
@@ -45,6 +47,7 @@ def a_flash(**changes: Any) -> FlashPost:
         title="快讯",
         date=datetime(2026, 9, 28, 3, 4, 5, tzinfo=UTC),
         summary="快讯 正文",
+        excerpt="正文",
         keywords=("A股",),
         tags=("A股",),
         stocks=(Stock("sh", "600000", "浦发银行"),),
@@ -52,5 +55,6 @@ def a_flash(**changes: Any) -> FlashPost:
         author="新浪财经",
         body=a_body("<p>快讯 正文</p>"),
         mtime=1790600000,
+        updated=None,
     )
     return dataclasses.replace(post, **changes)

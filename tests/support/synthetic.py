@@ -5,6 +5,7 @@ one roll-API section (``china``: pageid 155, lid 1686), newest first."""
 from __future__ import annotations
 
 import copy
+import re
 import string
 from typing import Any
 
@@ -48,3 +49,14 @@ def serve_synthetic(proxy: ReplayProxy, cases: list[CorpusCase], count: int, del
     for url, page in pages:
         proxy.add(url, page, delay=delay)
     return RollApi({(PAGEID, LID): items}).install(proxy)
+
+
+_BODY_CONTAINER_ID = re.compile(rb"""\bid=(["']?)(artibody|article)\b""")
+
+
+def without_body_container(page: bytes) -> bytes:
+    """The page as a changed template would serve it: its body container (#artibody,
+    #article) renamed, everything else as it was."""
+    changed, found = _BODY_CONTAINER_ID.subn(rb"id=\1gone", page)
+    assert found, "the page has no body container to take away"
+    return changed
