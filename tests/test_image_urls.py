@@ -136,6 +136,19 @@ def test_root_is_read_with_the_site_settings(tmp_path: Path) -> None:
     )
 
 
+def test_root_urls_and_the_site_are_part_of_the_post_format(tmp_path: Path) -> None:
+    """A post written with other image URLs counts as not written (the state compares the
+    format), so switching mode or site rewrites it the next time it is listed."""
+    relative = load_output(project_settings({"HEXO_IMAGES": "local"})).post_format
+    root = load_output(project_settings({"HEXO_IMAGES": "local", "HEXO_IMAGE_URLS": "root"})).post_format
+    other_site = load_output(
+        project_settings({"HEXO_IMAGES": "local", "HEXO_IMAGE_URLS": "root", "HEXO_SITE_ROOT": "/blog/"})
+    ).post_format
+    assert relative == load_output(project_settings()).post_format, "relative URLs: today's format"
+    assert root == relative + ";images=root:/:year/:month/:day/:title/@Asia/Shanghai"
+    assert len({relative, root, other_site}) == 3
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

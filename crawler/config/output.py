@@ -69,7 +69,14 @@ class OutputConfig:
 
     @property
     def post_format(self) -> str:
-        return post_format(self.body_style, self.front_matter_extras)
+        """What the state records a post as written in: a change of it rewrites the post
+        the next time it is listed.  Root image URLs depend on the site's permalink, root and
+        time zone, so they are part of it: switching HEXO_IMAGE_URLS (or the site's rule)
+        rewrites the posts as a change of HEXO_BODY does."""
+        written = post_format(self.body_style, self.front_matter_extras)
+        if self.images == "local" and self.image_urls == "root":
+            written += f";images=root:{self.site.root}{self.site.rule}@{self.site.zone.key}"
+        return written
 
 
 def parse_output(text: str, source: str) -> dict[str, str]:
