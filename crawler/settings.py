@@ -19,6 +19,11 @@ HEXO_IMAGES = "remote"  # "remote" (as the post format says) or "local" (stored 
 HEXO_IMAGE_HOSTS = ["*.sinaimg.cn", "*.sina.com.cn", "*.sina.cn"]  # HEXO_IMAGES=local: only from these hosts
 HEXO_IMAGES_MAX_PER_POST = 100  # local images one post may store; the rest stay remote
 HEXO_IMAGES_MAX_BYTES_PER_RUN = 2 * 1024**3  # bytes of images one run may store (2 GiB)
+HEXO_IMAGE_URLS = "relative"  # HEXO_IMAGES=local: "relative" (the file name) or "root" (from the site root)
+# HEXO_IMAGE_URLS=root: the Hexo site's permalink and root, and the TZ `hexo generate` runs in.
+HEXO_SITE_PERMALINK = ":year/:month/:day/:title/"  # Hexo's default
+HEXO_SITE_ROOT = "/"  # Hexo's default
+HEXO_SITE_TZ = "Asia/Shanghai"  # Sina's dates are Beijing's: build the blog with TZ=Asia/Shanghai
 # HEXO_IMAGES=local: requests per second to each image host, evenly spaced, in a download
 # slot of their own (IMAGE_SLOT below), apart from the article hosts' slots and AutoThrottle.
 SINA_IMAGE_HOST_RATE = 4.0

@@ -9,6 +9,7 @@ settings and scrapyd's ``-d setting=`` (Scrapy's own order of priorities)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from crawler.config import yamlfile
 from crawler.config.errors import ConfigError
 from crawler.config.values import at_least_one, more_than_zero, setting, whole_number
+from crawler.hexo import permalink
 from crawler.hexo.body import BODY_STYLES, BodyStyle
 from crawler.hexo.post import FRONT_MATTER_EXTRAS, post_format
 
@@ -34,9 +36,14 @@ OUTPUT_KEYS = {
     "front_matter_extras": "HEXO_FRONT_MATTER_EXTRAS",
     "keep_days": "HEXO_KEEP_DAYS",
     "keep_posts": "HEXO_KEEP_POSTS",
+    "image_urls": "HEXO_IMAGE_URLS",
+    "site_permalink": "HEXO_SITE_PERMALINK",
+    "site_root": "HEXO_SITE_ROOT",
+    "site_tz": "HEXO_SITE_TZ",
 }
 _LIST_KEYS = frozenset(["image_hosts", "front_matter_extras"])  # a YAML list, or comma-separated text
 IMAGE_MODES = ("remote", "local")
+IMAGE_URL_MODES = ("relative", "root")
 _FILE_PRIORITY = SETTINGS_PRIORITIES["project"]  # the file overrides this and below
 _HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
@@ -53,6 +60,8 @@ class OutputConfig:
     image_host_rate: float  # SINA_IMAGE_HOST_RATE: image requests per second to each image host
     body_style: BodyStyle  # HEXO_BODY
     front_matter_extras: tuple[str, ...]  # HEXO_FRONT_MATTER_EXTRAS, in FRONT_MATTER_EXTRAS order
+    image_urls: str  # HEXO_IMAGE_URLS: relative (the file name) or root (from the site root)
+    site: permalink.SitePermalink  # HEXO_SITE_PERMALINK, HEXO_SITE_ROOT, HEXO_SITE_TZ
     fsync: bool  # HEXO_FSYNC
     lock_wait: float  # SINA_LOCK_WAIT
     keep_days: int | None = None  # HEXO_KEEP_DAYS: retention by age (-a keep_days wins)
@@ -60,7 +69,14 @@ class OutputConfig:
 
     @property
     def post_format(self) -> str:
-        return post_format(self.body_style, self.front_matter_extras)
+        """What the state records a post as written in: a change of it rewrites the post
+        the next time it is listed.  Root image URLs depend on the site's permalink, root and
+        time zone, so they are part of it: switching HEXO_IMAGE_URLS (or the site's rule)
+        rewrites the posts as a change of HEXO_BODY does."""
+        written = post_format(self.body_style, self.front_matter_extras)
+        if self.images == "local" and self.image_urls == "root":
+            written += f";images=root:{self.site.root}{self.site.rule}@{self.site.zone.key}"
+        return written
 
 
 def parse_output(text: str, source: str) -> dict[str, str]:
@@ -135,6 +151,22 @@ def _body_style(value: object) -> BodyStyle:
     raise ConfigError(f"HEXO_BODY={value!r}: expected one of {', '.join(BODY_STYLES)}")
 
 
+def _site(value: Callable[[str], object]) -> permalink.SitePermalink:
+    """The Hexo site's permalink rule, root and TZ, each checked."""
+    rule, root, tz = (str(value(name)) for name in ("HEXO_SITE_PERMALINK", "HEXO_SITE_ROOT", "HEXO_SITE_TZ"))
+    problem = permalink.check_rule(rule)
+    if problem:
+        raise ConfigError(f"HEXO_SITE_PERMALINK={rule!r}: {problem}")
+    problem = permalink.check_root(root)
+    if problem:
+        raise ConfigError(f"HEXO_SITE_ROOT={root!r}: {problem}")
+    try:
+        zone = permalink.zone(tz)
+    except ValueError as exc:
+        raise ConfigError(f"HEXO_SITE_TZ: {exc}") from None
+    return permalink.SitePermalink(rule=rule, root=root, zone=zone)
+
+
 def load_output(settings: BaseSettings) -> OutputConfig:
     """The output settings, each read once (an output file's keys over the project's)."""
     from_file, source = output_file_settings(settings)
@@ -158,6 +190,12 @@ def load_output(settings: BaseSettings) -> OutputConfig:
     images = str(value("HEXO_IMAGES"))
     if images not in IMAGE_MODES:
         raise ConfigError(f"HEXO_IMAGES={images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    image_urls = str(value("HEXO_IMAGE_URLS"))
+    if image_urls not in IMAGE_URL_MODES:
+        raise ConfigError(f"HEXO_IMAGE_URLS={image_urls!r}: expected one of {', '.join(IMAGE_URL_MODES)}")
+    if image_urls == "root" and images != "local":
+        raise ConfigError(f"HEXO_IMAGE_URLS=root needs HEXO_IMAGES=local (HEXO_IMAGES={images!r} keeps remote URLs)")
+    site = _site(value)
     try:
         lock_wait = float(setting(settings, "SINA_LOCK_WAIT"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -173,6 +211,8 @@ def load_output(settings: BaseSettings) -> OutputConfig:
         image_host_rate=more_than_zero(settings, "SINA_IMAGE_HOST_RATE", "requests per second"),
         body_style=_body_style(value("HEXO_BODY")),
         front_matter_extras=_front_matter_extras(value("HEXO_FRONT_MATTER_EXTRAS")),
+        image_urls=image_urls,
+        site=site,
         fsync=settings.getbool("HEXO_FSYNC"),
         lock_wait=lock_wait,
         keep_days=at_least_one("HEXO_KEEP_DAYS", value("HEXO_KEEP_DAYS")),

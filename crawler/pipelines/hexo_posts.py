@@ -17,6 +17,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.extensions.runstate import CrawlRun
 from crawler.hexo.fields import rfc1123
+from crawler.hexo.permalink import SitePermalink, asset_url
 from crawler.hexo.post import PostContent, render_post_bytes, with_local_images
 from crawler.items import PagePost, PlacedPost, exported, pick, post_fields
 from crawler.storage.files import GroupFsync, OwnedTree, UnsafePath, checked_post_path
@@ -27,12 +28,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def post_content(placed: PlacedPost, extras: Collection[str] = ()) -> PostContent:
+def post_content(placed: PlacedPost, extras: Collection[str] = (), site: SitePermalink | None = None) -> PostContent:
     """The post as spec §1 writes it; with HEXO_IMAGES=local, the images stored beside it
-    (their file names) replace their URLs.  ``extras`` (HEXO_FRONT_MATTER_EXTRAS): the
-    front-matter lines after the sample's that it has, each only when the post has a value."""
+    replace their URLs: their file names, or (``site``: HEXO_IMAGE_URLS=root) the path
+    from the site root that Hexo publishes them at (crawler.hexo.permalink).  ``extras``
+    (HEXO_FRONT_MATTER_EXTRAS): the front-matter lines after the sample's that it has, each
+    only when the post has a value."""
     post = placed.post
     local = {image.url: PurePosixPath(image.path).name for image in placed.image_files}
+    if site is not None:
+        local = {url: asset_url(site, placed.path, post.date, name) for url, name in local.items()}
     body = post.body
     first = (body.first_image, body.image_urls[0]) if body.first_image and body.image_urls else None
     html, headimg = with_local_images(body.html, body.image_spans, first, local)
@@ -72,6 +77,8 @@ class HexoPostsPipeline:
         self.tree = OwnedTree(self.posts_dir)
         self.stats = run.crawler.stats
         self._fsync = GroupFsync()
+        output = run.output
+        self._site = output.site if output.image_urls == "root" else None  # None: file names
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HexoPostsPipeline:
@@ -83,7 +90,7 @@ class HexoPostsPipeline:
         assert state is not None and manifest is not None, "PostPathPipeline placed it in an open run"
         post = item.post
         try:
-            data = render_post_bytes(post_content(item, self.run.output.front_matter_extras))
+            data = render_post_bytes(post_content(item, self.run.output.front_matter_extras, self._site))
             written = await self._write(self.posts_dir / item.path, data)
         except UnsafePath as exc:
             raise self._failed("unsafe_path", item, str(exc)) from exc

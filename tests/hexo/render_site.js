@@ -4,7 +4,7 @@
 // index generator of a new `hexo init` site.
 //
 // Usage: TZ=UTC node tests/hexo/render_site.js <posts_dir> <out_dir>
-//            [--marked-sanitize-url] [--per-page N] [--root /path/]
+//            [--marked-sanitize-url] [--per-page N] [--root /path/] [--post-asset-folder]
 //
 // Builds a throwaway Hexo site in a temp dir (theme: landscape, from
 // node_modules/hexo-theme-landscape), copies every *.md under <posts_dir> (recursively,
@@ -25,6 +25,10 @@
 // (hexo-renderer-marked blanks Markdown links to javascript:, vbscript: and data:).
 // --per-page sets the index generator's posts per page (default: Hexo's 10; 0 puts every
 // post on index.html).  --root serves the site under a sub-path (`root` and `url`).
+// --post-asset-folder sets `post_asset_folder: true` and copies every file under
+// <posts_dir>, not only the posts: a post's folder of images is published beside its page.
+// The starter's archive, category and tag generators are installed (package.json), so
+// Hexo loads and runs them too: archives/, categories/, tags/.
 // Exits non-zero (message on stderr) when Hexo logs an error, rejects, or runs with
 // other filters than a new site's (external links at site level, highlight.js fences).
 // An unpublished post is reported, not fatal: the caller decides.
@@ -54,14 +58,14 @@ const fail = failer('render_site.js');
 // out where it matters for what a reader gets (Hexo 7's defaults: external links
 // rewritten over the whole generated page, fenced code highlighted by highlight.js), plus
 // the theme.  Nothing here turns a filter off.
-function siteConfig({ sanitizeUrl, perPage, root }) {
+function siteConfig({ sanitizeUrl, perPage, root, postAssetFolder }) {
   return [
     'title: hexo-render-test',
     `url: http://127.0.0.1${root.replace(/\/$/, '')}`,
     `root: ${root}`,
     'permalink: :year/:month/:day/:title/',
     "timezone: ''",
-    'post_asset_folder: false',
+    `post_asset_folder: ${postAssetFolder ? 'true' : 'false'}`,
     'new_post_name: :title.md',
     'render_drafts: false',
     'future: true',
@@ -128,10 +132,11 @@ function pagePath(routePath) {
 
 function parseArgs(argv) {
   const positional = [];
-  const opts = { sanitizeUrl: false, perPage: 10, root: '/' };
+  const opts = { sanitizeUrl: false, perPage: 10, root: '/', postAssetFolder: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--marked-sanitize-url') opts.sanitizeUrl = true;
+    else if (arg === '--post-asset-folder') opts.postAssetFolder = true;
     else if (arg === '--per-page' && /^\d+$/.test(argv[i + 1] || '')) opts.perPage = Number(argv[++i]);
     else if (arg === '--root' && /^\/(?:[A-Za-z0-9._-]+\/)*$/.test(argv[i + 1] || '')) opts.root = argv[++i];
     else if (arg.startsWith('--')) return null;
@@ -158,7 +163,10 @@ function listFiles(dir) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!args) {
-    fail('usage: node render_site.js <posts_dir> <out_dir> [--marked-sanitize-url] [--per-page N] [--root /path/]');
+    fail(
+      'usage: node render_site.js <posts_dir> <out_dir> [--marked-sanitize-url] [--per-page N] [--root /path/] ' +
+        '[--post-asset-folder]'
+    );
     return;
   }
   const { postsDir, outDir } = args;
@@ -177,7 +185,9 @@ async function main() {
   }
   const Hexo = require('hexo');
   const files = listMarkdown(postsDir);
-  const base = makeSite(postsDir, files, siteConfig(args), 'hexo-render-site-');
+  // With post asset folders, the files beside the posts (their images) are copied too.
+  const copied = args.postAssetFolder ? listFiles(postsDir).sort(byName) : files;
+  const base = makeSite(postsDir, copied, siteConfig(args), 'hexo-render-site-');
   try {
     const hexo = new Hexo(base, { silent: true });
     const { errors, warnings } = recordLog(hexo);

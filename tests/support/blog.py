@@ -36,7 +36,7 @@ from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright
+from playwright.async_api import ViewportSize, async_playwright
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.browser import CHROMIUM_ARGS
@@ -122,6 +122,8 @@ def build_site(
     sanitize_url: bool = False,
     per_page: int = HEXO_PER_PAGE,
     root: str = "/",
+    post_asset_folder: bool = False,
+    tz: str = "UTC",
     timeout: float = 180.0,
 ) -> Site:
     """``hexo generate`` over every ``*.md`` under ``posts_dir``: a landscape site in
@@ -129,7 +131,10 @@ def build_site(
 
     ``per_page``: posts per index page (0: all on index.html). ``root``: the sub-path the
     site is served under (``/x/``; the pages are still written at the top of ``out_dir``).
-    ``sanitize_url`` sets hexo-renderer-marked's ``sanitizeUrl``. A post Hexo did not
+    ``sanitize_url`` sets hexo-renderer-marked's ``sanitizeUrl``. ``post_asset_folder``
+    turns Hexo's post asset folders on (every file under ``posts_dir`` is copied, and a
+    post's folder is published beside its page: HEXO_IMAGES=local). ``tz``: the time zone
+    Hexo runs in (TZ), which gives the dates of the permalinks. A post Hexo did not
     publish is listed in ``Site.unpublished``. Raises RuntimeError (with Hexo's stderr)
     when Hexo fails, runs with other filters than a new site's, or is not installed.
     """
@@ -139,7 +144,9 @@ def build_site(
     args += ["--root", root]
     if sanitize_url:
         args.append("--marked-sanitize-url")
-    records = run_hexo_script(RENDER_SITE_JS, args, f"render {posts_dir}", timeout)
+    if post_asset_folder:
+        args.append("--post-asset-folder")
+    records = run_hexo_script(RENDER_SITE_JS, args, f"render {posts_dir}", timeout, tz=tz)
     posts = tuple(
         RenderedPost(r["source"], r["title"], r["path"], r["content"]) for r in records if r["kind"] == "post"
     )
@@ -404,11 +411,24 @@ class _QuietServer(http.server.ThreadingHTTPServer):
         pass
 
 
+class _RecordingHandler(_QuietHandler):
+    """Records each request it answers as (path, status) in ``served``."""
+
+    served: list[tuple[str, int]]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.served.append((self.path, int(code) if str(code).isdigit() else 0))
+
+
 @contextlib.contextmanager
-def serve(root: Path) -> Iterator[str]:
+def serve(root: Path, served: list[tuple[str, int]] | None = None) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (a free port, threaded, no logging) while the block
-    runs; yields the base URL, ending in '/'."""
-    handler = functools.partial(_QuietHandler, directory=str(Path(root).resolve()))
+    runs; yields the base URL, ending in '/'.  ``served``: a list the server appends
+    (request path, status) to for every request it answers (its access log)."""
+    handler_class: type[_QuietHandler] = _QuietHandler
+    if served is not None:
+        handler_class = type("_Recording", (_RecordingHandler,), {"served": served})
+    handler = functools.partial(handler_class, directory=str(Path(root).resolve()))
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="blog-server", daemon=True)
     thread.start()
@@ -986,3 +1006,85 @@ async def _real_mouse_pass(page: Any, centres: list[list[float]]) -> None:
         await page.mouse.move(x, y - scroll_y)
     await page.mouse.move(0, 0)
     await page.evaluate("window.scrollTo(0, 0)")
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class PageImages:
+    """What a page's images came to in the browser, after its load event."""
+
+    path: str
+    images: tuple[tuple[str, int], ...]  # (currentSrc, naturalWidth) of every <img>, in order
+    failed: tuple[str, ...]  # responses of status 400 or more, "<status> <url>"
+    offsite: tuple[str, ...]  # requests off the local server (blocked)
+
+    def broken(self) -> list[str]:
+        """The images that did not load: naturalWidth 0."""
+        return [src for src, width in self.images if width <= 0]
+
+
+_IMAGES_JS = "() => [...document.images].map(img => [img.currentSrc || img.src, img.naturalWidth])"
+
+
+def page_images(base_url: str, paths: Sequence[str], *, timeout_ms: int = 15_000) -> dict[str, PageImages]:
+    """Open each page (``paths``: relative to ``base_url``, as RenderedPost.path) in
+    headless Chromium, requests off ``base_url``'s origin blocked, and report its images
+    once it has loaded (every image has then loaded or failed)."""
+    problem = chromium_problem()
+    if problem:
+        raise RuntimeError(problem)
+    job = _page_images_async(base_url, list(dict.fromkeys(paths)), timeout_ms)
+    if not _loop_running():
+        return asyncio.run(job)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, job).result()
+
+
+def _image_page_handlers(
+    origin: SplitResult, failed: list[str], offsite: list[str]
+) -> tuple[Callable[[Any], Any], Callable[[Any], None]]:
+    """A route handler letting only the local server through (the rest recorded in
+    ``offsite``) and a response handler recording every status of 400 or more."""
+
+    async def route(route: Any) -> None:
+        parts = urlsplit(route.request.url)
+        if (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc):
+            await route.continue_()
+        else:
+            offsite.append(route.request.url)
+            await route.abort("blockedbyclient")
+
+    def response(response: Any) -> None:
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    return route, response
+
+
+async def _page_images_async(base_url: str, paths: list[str], timeout_ms: int) -> dict[str, PageImages]:
+    origin = urlsplit(base_url)
+    results: dict[str, PageImages] = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+        try:
+            for path in paths:
+                viewport: ViewportSize = {"width": _VIEWPORT["width"], "height": _VIEWPORT["height"]}
+                context = await browser.new_context(viewport=viewport, service_workers="block")
+                context.set_default_timeout(timeout_ms)
+                failed: list[str] = []
+                offsite: list[str] = []
+                route, response = _image_page_handlers(origin, failed, offsite)
+                await context.route("**/*", route)
+                page = await context.new_page()
+                page.on("response", response)
+                await page.goto(urljoin(base_url, quote(path)), wait_until="load")
+                images = await page.evaluate(_IMAGES_JS)
+                results[path] = PageImages(
+                    path, tuple((str(src), int(width)) for src, width in images), tuple(failed), tuple(offsite)
+                )
+                await context.close()
+        finally:
+            await browser.close()
+    return results
