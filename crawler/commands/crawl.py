@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -31,6 +32,9 @@ from crawler.downloadermiddlewares.network import SHUTDOWN, STOP_GRACE, CrawlSto
 from crawler.extensions.runstate import FAILED_RUN_REASONS
 from crawler.extensions.runsummary import TEMPLATE_CHANGED_STAT
 from crawler.scrapy_internals import command_crawler, install_stop_handlers
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler, CrawlerProcessBase
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +72,7 @@ class Command(ScrapyCrawlCommand):
             stop.stop(SHUTDOWN)
 
         install_stop_handlers(self.crawler_process, first, again)
-        started = self.crawler_process.crawl(crawler, **opts.spargs)
-        mistakes: list[ConfigError] = []
-        if isinstance(started, asyncio.Future):
-            started.add_done_callback(lambda task: _report_start_failure(task, mistakes))
-        self.crawler_process.start()
+        mistakes = crawl_to_the_end(self.crawler_process, crawler, opts.spargs)
         if mistakes:
             self.exitcode = 2  # the operator's mistake, as a usage error
         elif self.crawler_process.bootstrap_failed or FAILED_RUN_REASONS.intersection(reasons):
@@ -81,6 +81,19 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_INTERRUPTED
         elif crawler.stats is not None and crawler.stats.get_value(TEMPLATE_CHANGED_STAT, 0):
             self.exitcode = 1  # finished, but some section's pages have no body container any more
+
+
+def crawl_to_the_end(
+    process: CrawlerProcessBase, crawler: Crawler, spider_arguments: dict[str, Any]
+) -> list[ConfigError]:
+    """Run ``crawler`` in ``process`` until it ends; the configuration or argument mistakes
+    that stopped it at start (each already logged as one plain line)."""
+    started = process.crawl(crawler, **spider_arguments)
+    mistakes: list[ConfigError] = []
+    if isinstance(started, asyncio.Future):
+        started.add_done_callback(lambda task: _report_start_failure(task, mistakes))
+    process.start()
+    return mistakes
 
 
 def _report_start_failure(task: asyncio.Future[None], mistakes: list[ConfigError]) -> None:

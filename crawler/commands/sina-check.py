@@ -13,15 +13,13 @@ The command's name is its module's (Scrapy's COMMANDS_MODULE), hence the file's 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import unicodedata
 
 from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.crawl import _report_start_failure
-from crawler.config import ConfigError
+from crawler.commands.crawl import crawl_to_the_end
 from crawler.sina.site_check import SectionCheck
 from crawler.spiders.site_check import SiteCheckSpider
 
@@ -71,12 +69,7 @@ class Command(ScrapyCrawlCommand):
                 rows.extend(spider.results(reason))
 
         crawler.signals.connect(spider_closed, signal=signals.spider_closed, weak=False)
-        started = self.crawler_process.crawl(crawler, **opts.spargs)
-        mistakes: list[ConfigError] = []
-        if isinstance(started, asyncio.Future):
-            started.add_done_callback(lambda task: _report_start_failure(task, mistakes))
-        self.crawler_process.start()
-        if mistakes:
+        if crawl_to_the_end(self.crawler_process, crawler, opts.spargs):
             self.exitcode = 2
             return
         if rows:
