@@ -83,7 +83,8 @@ def load_article(listing: RollItem, section: Section, url: str, facts: PageFacts
     """The post of one listed page (an article, a gallery or a video: ``listing.kind``)
     from its facts (crawler.parsing.page_facts); ArticleError when the page has none."""
     body = _post_body(facts.body)
-    title = _first(clean_title(listing.title), clean_title(facts.og_title), clean_title(facts.heading_title))
+    # In order, each only when those before give none (clean_title: text or None).
+    title = clean_title(listing.title) or clean_title(facts.og_title) or clean_title(facts.heading_title)
     if title is None:
         raise ArticleError("no_title", "no title in the API item, og:title or <h1>")
     if listing.intime is not None:

@@ -32,6 +32,16 @@ Why each is used:
   command makes it with ``BaseRunSpiderCommand._create_crawler``, which also connects
   the FEEDS warning.  There is no public equivalent that does both.
 
+- **A post's response released before its post is written** (crawler.spiders.sina_finance).
+  Scrapy holds a response in its scraper slot until the callback's items have gone
+  through the item pipelines, and stops downloading while the slot holds
+  SCRAPER_SLOT_MAX_ACTIVE_SIZE bytes of responses: a post waiting for its fsync group held
+  a 200 KB page.  ``process_item_detached`` starts the pipelines as Scrapy does for an
+  item of ``start()`` (``Scraper._start_itemproc_nowait``: ``Slot.itemproc_size`` keeps the
+  spider from being idle), then calls ``Scraper._check_if_closing`` and schedules the
+  engine's ``_slot.nextcall`` when the item is done, since Scrapy checks both only when a
+  response is done.
+
 - **Scrapy log lines said once, on one line** (crawler.extensions.loglines).  A robots.txt
   that cannot be fetched is logged by ``scrapy.downloadermiddlewares.robotstxt`` as
   ``Error downloading <the request that needed it>`` at ERROR with a 40-line traceback,
@@ -196,6 +206,37 @@ def send_to_pipelines(crawler: Crawler, item: object) -> None:
     from scrapy.utils.defer import deferred_from_coro
 
     deferred_from_coro(crawler.engine.scraper.start_itemproc_async(item, response=None))
+
+
+def process_item_detached(crawler: Crawler, item: object, done: Callable[[], None]) -> None:
+    """Hand a callback's item to the item pipelines without the callback waiting for them,
+    so that Scrapy releases the item's response from its scraper slot at once (the slot
+    holds every response until its callback's output is processed: SCRAPER_SLOT_MAX_ACTIVE_SIZE
+    of responses then stop the downloads while posts wait for their fsync).  As Scrapy
+    does with an item of ``start()`` (``Scraper._start_itemproc_nowait``): counted in the
+    slot's ``itemproc_size`` from now on, so the spider is not idle and a close waits for
+    it.  Once processed: ``done()``; the scraper checks whether a close was waiting for this
+    item (``_check_if_closing``, which Scrapy calls only when a response is done) and the
+    engine looks for idleness at once (else its 5-second heartbeat would)."""
+    from scrapy.utils.defer import deferred_from_coro
+
+    engine = crawler.engine
+    scraper = engine.scraper
+    slot = scraper.slot
+    assert slot is not None, "the spider is open"
+    slot.itemproc_size += 1
+
+    async def process() -> None:
+        slot.itemproc_size -= 1  # start_itemproc_async counts it from here
+        try:
+            await scraper.start_itemproc_async(item, response=None)
+        finally:
+            done()
+            scraper._check_if_closing()
+            if engine._slot is not None:
+                engine._slot.nextcall.schedule()
+
+    deferred_from_coro(process())
 
 
 def engine_is_full(crawler: Crawler) -> bool:

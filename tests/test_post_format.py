@@ -7,11 +7,14 @@ tests rebuild every golden post from its `item.json` + `page.html` and compare b
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
 
 from crawler.config import RollSection
+from crawler.hexo import fields
 from crawler.hexo.body import BodyStyle
 from crawler.hexo.fields import (
     clean_title,
@@ -69,6 +72,15 @@ TITLES = {
 @pytest.mark.parametrize(("raw", "expected"), TITLES.values(), ids=TITLES.keys())
 def test_clean_title(raw: str, expected: str) -> None:
     assert clean_title(raw) == expected
+
+
+def test_control_class_is_category_cc_less_whitespace() -> None:
+    """fields._CONTROLS (one regex pass) deletes exactly the characters the rule names: those
+    of Unicode category Cc that str.isspace() does not call whitespace, over every code point."""
+    wanted = {chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cc"}
+    wanted = {ch for ch in wanted if not ch.isspace()}
+    every = "".join(chr(code) for code in range(sys.maxunicode + 1))
+    assert set(every) - set(fields._CONTROLS.sub("", every)) == wanted
 
 
 @pytest.mark.parametrize("raw", [None, "", " \u3000\n ", "\x00\x07"])

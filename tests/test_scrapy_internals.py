@@ -41,6 +41,7 @@ from crawler.scrapy_internals import (
     drop_queued_downloads,
     install_slots,
     install_stop_handlers,
+    process_item_detached,
     quiet_scrapy_log_lines,
 )
 from crawler.spiders.sina_finance import SinaFinanceSpider
@@ -52,7 +53,7 @@ HOST = "finance.sina.com.cn"
 INTERNALS = re.compile(
     r"\blastseen\b|_process_queue|\bscrapy\.core\b|_create_crawler|_create_spider|_spider_opened"
     r"|_apply_settings|_schedule_coro|engine\.downloader|downloader\.slots|\.latercall\b"
-    r"|_signal_shutdown|_signal_kill|_maybe_fire_closing|\.inprogress\b|engine\._slot"
+    r"|_signal_shutdown|_signal_kill|_maybe_fire_closing|\.inprogress\b|engine\._slot|_check_if_closing|itemproc_size"
 )
 
 
@@ -233,6 +234,49 @@ def test_the_engine_calls_the_coordinator_relies_on_exist() -> None:
     assert callable(ExecutionEngine.needs_backout)
     assert inspect.iscoroutinefunction(Scraper.start_itemproc_async)
     assert list(inspect.signature(Scraper.start_itemproc_async).parameters)[1:3] == ["item", "response"]
+
+
+def test_a_detached_item_keeps_the_scraper_busy_until_written_then_lets_a_close_go_on() -> None:
+    """process_item_detached: the item counts in the scraper slot from the call on (the
+    spider is not idle, a close waits), goes through the pipelines with no response, and
+    once done fires a close that was waiting for it and wakes the engine."""
+    from scrapy.core.scraper import Scraper
+    from scrapy.core.scraper import Slot as ScraperSlot
+
+    async def run() -> list[str]:
+        crawler = get_crawler(Spider)
+        crawler.spider = crawler._create_spider("s")
+        scraper = Scraper(crawler)
+        scraper.slot = ScraperSlot()
+        release = asyncio.Event()
+        events: list[str] = []
+
+        class Pipelines:
+            async def process_item_async(self, item: str) -> str:
+                await release.wait()
+                events.append(f"written {item}")
+                return item
+
+        scraper.itemproc = cast(Any, Pipelines())
+        scraper._itemproc_has_async["process_item"] = True
+        nextcall = SimpleNamespace(schedule=lambda: events.append("engine woken"))
+        crawler.engine = cast(Any, SimpleNamespace(scraper=scraper, _slot=SimpleNamespace(nextcall=nextcall)))
+        process_item_detached(crawler, "post", lambda: events.append("room back"))
+        assert not scraper.slot.is_idle(), "counted at once, before the pipelines start"
+        scraper.slot.closing = Deferred()
+        scraper.slot.closing.addCallback(lambda _: events.append("closed"))
+        scraper._check_if_closing()  # what Scrapy does when a response is done: not yet
+        await asyncio.sleep(0.01)
+        assert events == [] and not scraper.slot.is_idle()
+        release.set()
+        for _ in range(100):
+            if "engine woken" in events:
+                break
+            await asyncio.sleep(0.01)
+        assert scraper.slot.is_idle()
+        return events
+
+    assert asyncio.run(run()) == ["written post", "room back", "closed", "engine woken"]
 
 
 # --- Scrapy's log lines said once ----------------------------------------------------------

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +74,24 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 async def _collect(outputs: AsyncIterator[T]) -> list[T]:
     return [output async for output in outputs]
+
+
+def _handed(outputs: AsyncIterator[object]) -> list[Any]:
+    """What an article callback hands to the item pipelines (it yields nothing: its post
+    goes through crawler.scrapy_internals.process_item_detached, caught here)."""
+    handed: list[Any] = []
+
+    def detached(crawler: object, item: object, done: Callable[[], None]) -> None:
+        handed.append(item)
+        done()
+
+    real = getattr(sina_finance, "process_item_detached")  # noqa: B009 (not exported: mypy)
+    setattr(sina_finance, "process_item_detached", detached)  # noqa: B010
+    try:
+        assert _run(_collect(outputs)) == []
+    finally:
+        setattr(sina_finance, "process_item_detached", real)  # noqa: B010
+    return handed
 
 
 @dataclass
@@ -312,7 +330,7 @@ def test_an_article_page_gives_its_golden_post(tmp_path: Path) -> None:
     crawl = _spider(tmp_path, "china")
     case = corpus_case("nitmeau2811260")
     request, page = _article_request(crawl, case.name)
-    (post,) = _run(_collect(crawl.spider.parse_article(_answer(request, page, HtmlResponse), **request.cb_kwargs)))
+    (post,) = _handed(crawl.spider.parse_article(_answer(request, page, HtmlResponse), **request.cb_kwargs))
     assert isinstance(post, ArticlePost) and post.publishid == "nitmeau2811260"
     assert render_post_bytes(post_content(PlacedPost(post, case.expected_path))) == case.expected
     assert crawl.stat("sina/articles/parsed") == 1
@@ -327,7 +345,7 @@ def test_an_article_redirected_on_sinas_hosts_is_kept_and_said(
     moved = request.replace(
         url="https://finance.sina.com.cn/moved.shtml", meta={**request.meta, "redirect_urls": [request.url]}
     )
-    (post,) = _run(_collect(crawl.spider.parse_article(_answer(moved, page, HtmlResponse), **request.cb_kwargs)))
+    (post,) = _handed(crawl.spider.parse_article(_answer(moved, page, HtmlResponse), **request.cb_kwargs))
     assert post.url == "https://finance.sina.com.cn/moved.shtml" and crawl.stat("sina/articles/redirected") == 1
     assert f"Article {request.url} redirected to https://finance.sina.com.cn/moved.shtml" in caplog.text
 
@@ -336,7 +354,7 @@ def test_an_article_page_without_a_body_is_skipped(tmp_path: Path, caplog: pytes
     crawl = _spider(tmp_path, "china")
     request, _ = _article_request(crawl, "nitmeau2811260")
     answer = _answer(request, b"<html><head><title>t</title></head><body>gone</body></html>", HtmlResponse)
-    assert _run(_collect(crawl.spider.parse_article(answer, **request.cb_kwargs))) == []
+    assert _handed(crawl.spider.parse_article(answer, **request.cb_kwargs)) == []
     assert crawl.stat("sina/skipped/no_body") == 1 and crawl.stat("sina/articles/parsed") == 0
     assert f"Article skipped (no_body): {request.url}" in caplog.text
     assert not crawl.spider.run.section("china").left_behind  # no later fetch makes it a post
@@ -377,7 +395,7 @@ def test_galleries_and_videos_are_posts_of_their_kind(
     (request,) = crawl.spider.parse_listing(_answer(start, json.dumps(envelope).encode()), **start.cb_kwargs)
     assert isinstance(request, scrapy.Request)
     answer = Response(request.url, body=(RECORDED / page).read_bytes(), request=request)
-    (post,) = _run(_collect(crawl.spider.parse_article(answer, **request.cb_kwargs)))
+    (post,) = _handed(crawl.spider.parse_article(answer, **request.cb_kwargs))
     assert type(post) is kind and exported(PlacedPost(post, "p.md"))["kind"] == kind.kind
 
 

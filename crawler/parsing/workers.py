@@ -45,8 +45,9 @@ _STOP_WAIT = 5.0  # seconds a worker gets to exit after its stdin closes
 # Pages handed to one worker and not yet answered: enough that it is never idle while
 # the crawl's event loop is busy elsewhere before it reads an answer and hands in the next
 # page.  A page's response stays in Scrapy's scraper slot (5 MB in all) until its post is
-# written, so a short queue here stopped the downloads: 3 gave 85-109 articles/s where 8
-# gave 109-111 and a second worker 112-114 (2,000 articles, same runs, a loaded machine).
+# made (the post then goes to the pipelines on its own), so a short queue here stopped the
+# downloads: 3 gave 85-109 articles/s where 8 gave 109-111 and a second worker 112-114
+# (2,000 articles, same runs, a loaded machine).
 # What does not fit in the 1 MB pipe waits in asyncio's buffer (a few MB at most).
 IN_FLIGHT_PER_WORKER = 8
 _PIPE_SIZE = 1 << 20  # Linux allows this much without privileges (fs.pipe-max-size)

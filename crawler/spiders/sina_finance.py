@@ -11,6 +11,7 @@ crawler.cluster.driver.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from crawler.extensions.runstate import CrawlRun
 from crawler.items import FlashPost, PagePost
 from crawler.loaders import ArticleError, flash_url, load_flash
 from crawler.parsing.workers import ParseWorkers
+from crawler.scrapy_internals import process_item_detached
 from crawler.sina.roll_api import RollItem, unlisted_page
 from crawler.sina.urls import NotArticle
 from crawler.sina.zhibo_api import Flash
@@ -40,6 +42,10 @@ from crawler.spiders.sina_requests import article_request, browser_meta, listing
 if TYPE_CHECKING:
     from crawler.cluster.driver import CoordinatorDriver
 
+# Posts handed to the item pipelines and not yet written (each a few tens of KB): room
+# for several fsync groups, so that the callbacks wait only when the disk falls behind.
+POSTS_IN_PIPELINES = 32
+
 
 class SinaFinanceSpider(scrapy.Spider):
     name = "sina_finance"
@@ -50,6 +56,7 @@ class SinaFinanceSpider(scrapy.Spider):
     parse_workers: ParseWorkers
     browser_meta: dict[str, Any] | None = None  # with a page section only
     coordinator_driver: CoordinatorDriver | None = None  # a cluster's coordinator (SINA_REDIS_URL)
+    _pipeline_room: asyncio.Semaphore | None = None  # POSTS_IN_PIPELINES, made in the crawl's loop
 
     def __init__(self, **kwargs: Any) -> None:
         self.arguments = SpiderArguments.from_kwargs(kwargs)
@@ -211,14 +218,20 @@ class SinaFinanceSpider(scrapy.Spider):
     # --- articles ----------------------------------------------------------------
 
     async def parse_article(self, response: Response, listing: RollItem, section: Section) -> AsyncIterator[PagePost]:
+        """The callback of an article request: its post goes to the item pipelines without
+        this callback waiting for them, so that Scrapy releases the 200 KB response while the
+        post waits for its fsync group (crawler.scrapy_internals.process_item_detached); at
+        most POSTS_IN_PIPELINES posts at a time, else the callback waits for room."""
         self.report.reached()
-        outcome = await self._article_post(response, listing, section)
-        if not self._answered(listing.publishid):
+        post = await self._listed_post(response, listing, section)
+        if post is None:
             return
-        if isinstance(outcome, Skip):
-            self.report.article_skipped(section.id, outcome.reason, outcome.url, outcome.detail)
-        else:
-            yield outcome
+        if self._pipeline_room is None:
+            self._pipeline_room = asyncio.Semaphore(POSTS_IN_PIPELINES)
+        await self._pipeline_room.acquire()
+        process_item_detached(self.crawler, post, self._pipeline_room.release)
+        return
+        yield  # an async generator, as Scrapy's callbacks are: its post goes on its own
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[PagePost]:
         """``scrapy parse --spider sina_finance URL`` (docs/usage.md): the post a crawl would
@@ -234,8 +247,21 @@ class SinaFinanceSpider(scrapy.Spider):
         except NotArticle as exc:
             self.report.article_skipped(section.id, "not_article", url, exc.reason)
             return
-        async for post in self.parse_article(response, listing, section):
+        self.report.reached()
+        post = await self._listed_post(response, listing, section)
+        if post is not None:
             yield post
+
+    async def _listed_post(self, response: Response, listing: RollItem, section: Section) -> PagePost | None:
+        """The post of a listed article, or None when it gives none (counted and logged) or
+        a cluster worker answered it first."""
+        outcome = await self._article_post(response, listing, section)
+        if not self._answered(listing.publishid):
+            return None
+        if isinstance(outcome, Skip):
+            self.report.article_skipped(section.id, outcome.reason, outcome.url, outcome.detail)
+            return None
+        return outcome
 
     async def _article_post(self, response: Response, listing: RollItem, section: Section) -> PagePost | Skip:
         """The post of an article page, or why it gives none; a post counted as parsed."""

@@ -223,7 +223,7 @@ class GroupFsync:
     event loop's next turn, with the files handed in meanwhile); files handed in while a
     flush runs wait for it and go together as soon as it ends; at most ``size`` at a time.
     Each caller waits for its group.  (A fixed 20 ms window made every post wait 20 ms
-    more, and a post's response stays in Scrapy's scraper slot until it is written.)"""
+    more: latency that a crawl's pipelines hold posts for, POSTS_IN_PIPELINES at most.)"""
 
     def __init__(self, window: float = 0.0, size: int = 64) -> None:
         self.window = window
