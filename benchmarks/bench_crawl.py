@@ -183,6 +183,7 @@ class Run:
     crawl_rss_mb: float = 0.0  # the crawl process's own peak
     workers_rss_mb: float = 0.0  # peaks of its child processes (parse workers), summed
     cpu_s: float = 0.0  # crawl process and its parse workers, user + system
+    workers_cpu_s: float = 0.0  # of which its child processes (parse workers), last sampled
     proxy_cpu_s: float = 0.0  # this process (the proxy thread) during the run
     api_requests: int = 0
     article_requests: int = 0
@@ -252,8 +253,9 @@ def run_process(run: Run, command: list[str], cwd: Path, out_path: Path, env: di
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = start + timeout
         children: dict[str, int] = {}  # pid -> peak RSS in kB
+        children_cpu: dict[str, int] = {}  # pid -> user + system clock ticks, last seen
         while True:
-            sample_children(process.pid, children)
+            sample_children(process.pid, children, children_cpu)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -267,14 +269,16 @@ def run_process(run: Run, command: list[str], cwd: Path, out_path: Path, env: di
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     run.crawl_rss_mb = usage.ru_maxrss / 1024  # Linux: kB
     run.workers_rss_mb = sum(children.values()) / 1024
+    run.workers_cpu_s = sum(children_cpu.values()) / os.sysconf("SC_CLK_TCK")
     run.peak_rss_mb = run.crawl_rss_mb + run.workers_rss_mb
     run.cpu_s = usage.ru_utime + usage.ru_stime
     run.proxy_cpu_s = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
     run.log = out_path.read_text(encoding="utf-8", errors="replace")
 
 
-def sample_children(pid: int, peaks: dict[str, int]) -> None:
-    """Record the peak RSS (VmHWM, kB) of each child process of pid now alive.
+def sample_children(pid: int, peaks: dict[str, int], cpu: dict[str, int]) -> None:
+    """Record the peak RSS (VmHWM, kB) and the CPU so far (user + system clock ticks) of
+    each child process of pid now alive (its last 5 ms of CPU may be missed).
 
     A child not yet past its exec (the parse worker being started, a helper program that
     platform or ctypes runs) still shares the crawl's memory and reports the crawl's own
@@ -290,8 +294,11 @@ def sample_children(pid: int, peaks: dict[str, int]) -> None:
             if Path(f"/proc/{child}/cmdline").read_bytes() == own_command:
                 continue  # forked, not yet exec'd
             status = Path(f"/proc/{child}/status").read_text()
+            # /proc/PID/stat: fields 14 and 15 (utime, stime) come after the ")" ending the name.
+            times = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
         except OSError:
             continue
+        cpu[child] = max(cpu.get(child, 0), int(times[0]) + int(times[1]))
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 peaks[child] = max(peaks.get(child, 0), int(line.split()[1]))
@@ -401,11 +408,31 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def cpu_line(noop: Run, full: Run) -> str:
+    """Where the CPU goes, per article: on 2 cores the crawl process, its parse worker and
+    the benchmark's proxy share them (the do-nothing spider and the proxy do not contend),
+    so the throughput ratio follows the total; with a core each, the busier process sets it."""
+
+    def per_article(seconds: float, run: Run) -> float:
+        return seconds * 1000 / run.articles if run.articles else 0.0
+
+    own = full.cpu_s - full.workers_cpu_s
+    bound = noop.cpu_s / own if own > 0 else 0.0
+    total_ratio = (noop.cpu_s + noop.proxy_cpu_s) / (full.cpu_s + full.proxy_cpu_s) if full.cpu_s else 0.0
+    return (
+        f"CPU per article (ms): do-nothing {per_article(noop.cpu_s, noop):.2f} + proxy "
+        f"{per_article(noop.proxy_cpu_s, noop):.2f}; full: crawl process {per_article(own, full):.2f} + parse worker "
+        f"{per_article(full.workers_cpu_s, full):.2f} + proxy {per_article(full.proxy_cpu_s, full):.2f}. "
+        f"Total CPU do-nothing/full = {total_ratio:.2f}; do-nothing/crawl process alone = {bound:.2f} "
+        "(the ratio's bound with a core for each process)"
+    )
+
+
 def table(runs: list[Run]) -> str:
     head = (
         f"{'run':<12} {'articles':>8} {'api req':>7} {'doc req':>7} {'posts':>6} {'wall s':>7} {'crawl s':>7} "
         f"{'art/s wall':>10} {'art/s crawl':>11} {'peak RSS MB':>11} {'(workers)':>9} {'CPU s':>6} "
-        f"{'proxy CPU s':>11}"
+        f"{'proxy CPU s':>11} {'worker CPU s':>12}"
     )
     lines = [head, "-" * len(head)]
     for run in runs:
@@ -413,7 +440,8 @@ def table(runs: list[Run]) -> str:
             f"{run.name:<12} {run.articles:>8} {run.api_requests:>7} {run.article_requests:>7} "
             f"{'-' if run.post_files is None else run.post_files:>6} {run.wall_s:>7.2f} {_fmt(run.crawl_s):>7} "
             f"{_fmt(run.rate_wall or None, 0):>10} {_fmt(run.rate_crawl or None, 0):>11} "
-            f"{run.peak_rss_mb:>11.1f} {run.workers_rss_mb:>9.1f} {run.cpu_s:>6.2f} {run.proxy_cpu_s:>11.2f}"
+            f"{run.peak_rss_mb:>11.1f} {run.workers_rss_mb:>9.1f} {run.cpu_s:>6.2f} {run.proxy_cpu_s:>11.2f} "
+            f"{run.workers_cpu_s:>12.2f}"
         )
     return "\n".join(lines)
 
@@ -645,6 +673,7 @@ def summarise(
         f"throughput, {total} articles: full {full.rate_crawl:.0f}/s vs do-nothing {noop.rate_crawl:.0f}/s "
         f"= {ratio_crawl:.2f} [target >= 0.9: {verdict(ratio_crawl >= 0.9)}; at least 0.75: "
         f"{verdict(ratio_crawl >= 0.75)}]; wall: {full.rate_wall:.0f}/s vs {noop.rate_wall:.0f}/s = {ratio_wall:.2f}",
+        cpu_line(noop, full),
         f"RSS over do-nothing: {rss_over:+.1f} MB ({full.crawl_rss_mb:.1f} + parse workers "
         f"{full.workers_rss_mb:.1f}) [target <= 50 MB: {verdict(rss_over <= 50)}]",
     ]

@@ -32,7 +32,7 @@ HEXO_FRONT_MATTER_EXTRAS: list[str] = []  # some of "excerpt", "tags", "updated"
 HEXO_KEEP_DAYS = None  # retention: remove our posts older than this many days (-a keep_days); None: off
 HEXO_KEEP_POSTS = None  # retention: keep only the newest this many of our posts (-a keep_posts); None: off
 HEXO_FSYNC = True  # fsync each post before its rename (survives a power cut)
-SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process
+SINA_PARSE_WORKERS = 1  # worker processes parsing article pages beside the crawl; 0: in the crawl's process; auto
 SINA_PARSE_TIMEOUT = 30  # seconds one page may be parsed for before it is skipped (parse_timeout)
 # --- Several machines (docs/cluster.md); all unset: a crawl on its own -----
 SINA_REDIS_URL = None  # redis://:password@host:6379/0: this crawl coordinates (or, worker spider, works for) a cluster

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import Config, ConfigError
+from crawler.config.crawl import MAX_AUTO_WORKERS, parse_worker_count
 from crawler.parsing.page_facts import PageFacts, page_facts
 from crawler.parsing.workers import PageCrashedParser, PageFactsError, PageTimedOut, ParseWorkers, worker_command
 from tests.conftest import CASES
@@ -128,10 +129,23 @@ def test_a_worker_exits_when_its_crawl_is_gone() -> None:
         assert worker.wait(timeout=10) == 0
 
 
-@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["-1", "two", "1.5", "automatic"])
 def test_parse_workers_setting_is_checked(value: str) -> None:
-    with pytest.raises(ConfigError, match="SINA_PARSE_WORKERS"):
+    with pytest.raises(ConfigError, match=r"SINA_PARSE_WORKERS=.*expected a whole number, 0 or more, or auto"):
         Config.from_settings(project_settings({"SINA_PARSE_WORKERS": value}))
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 1), (2, 1), (3, 2), (4, 3), (5, 4), (64, 4)])
+def test_auto_parse_workers_take_the_cores_beyond_the_crawls_own(cpus: int, workers: int) -> None:
+    assert parse_worker_count("auto", cpus) == workers
+    assert parse_worker_count(" AUTO ", cpus) == workers
+
+
+def test_auto_parse_workers_follow_this_process_cpu_affinity() -> None:
+    usable = len(os.sched_getaffinity(0))
+    config = Config.from_settings(project_settings({"SINA_PARSE_WORKERS": "auto"}))
+    assert config.parse_workers == max(1, min(MAX_AUTO_WORKERS, usable - 1))
+    assert Config.from_settings(project_settings({"SINA_PARSE_WORKERS": "3"})).parse_workers == 3
 
 
 def test_zero_workers_parse_in_process() -> None:
