@@ -17,15 +17,22 @@ def setting(settings: BaseSettings, name: str) -> object:
     return settings.get(name)
 
 
-def whole_number(name: str, value: object) -> int:
-    """A count or size: a whole number, 0 or more."""
+def count_of(value: object, minimum: int) -> int | None:
+    """value as a whole number of at least ``minimum``; None when it is not one (a bool or
+    a float is not: ``True`` and ``1.5`` are mistakes, not counts)."""
+    if isinstance(value, bool | float) or value is None:
+        return None
     try:
-        if isinstance(value, bool | float) or value is None:
-            raise ValueError
         number = int(str(value).strip())
     except ValueError:
-        number = -1
-    if number < 0:
+        return None
+    return number if number >= minimum else None
+
+
+def whole_number(name: str, value: object) -> int:
+    """A count or size: a whole number, 0 or more."""
+    number = count_of(value, 0)
+    if number is None:
         raise ConfigError(f"{name}={value!r}: expected a whole number, 0 or more")
     return number
 
@@ -34,13 +41,8 @@ def at_least_one(name: str, value: object) -> int | None:
     """An optional limit (retention): None or empty is none; else a whole number, 1 or more."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        if isinstance(value, bool | float):
-            raise ValueError
-        number = int(str(value).strip())
-    except ValueError:
-        number = 0
-    if number < 1:
+    number = count_of(value, 1)
+    if number is None:
         raise ConfigError(f"{name}={value!r}: expected a whole number, 1 or more (or nothing: off)")
     return number
 

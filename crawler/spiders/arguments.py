@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from crawler.config import ConfigError
+from crawler.config.values import count_of
 from crawler.sina.times import BEIJING
 
 # Arguments a runner adds of its own: scrapyd's -a _job=<job id>.
@@ -49,11 +50,8 @@ def _at_least_one(name: str, unit: str) -> Callable[[Any], int]:
     """The parser of a retention limit: a whole number of ``unit``, 1 or more."""
 
     def parse(value: Any) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            number = 0
-        if number < 1:
+        number = count_of(value, 1)
+        if number is None:
             raise ConfigError(f"-a {name}={value!r}: expected a whole number of {unit}, 1 or more")
         return number
 
