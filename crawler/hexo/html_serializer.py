@@ -16,7 +16,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborNode
 
-from crawler.hexo.namespaces import HTML, SVG, child_namespace
+from crawler.hexo.namespaces import HTML, MATHML, SVG, child_namespace
 from crawler.hexo.tree_walk import template_content
 
 # dom-serializer's list, which produced the sample posts (no end tag, no slash).
@@ -238,26 +238,33 @@ class TreeSerializer:
                     out.append(frame[5])
                 continue
             tag = child.tag
+            # Each .next makes a new node object: read it once per node.
+            following = child.next
             if tag == "-text":
                 text = child.text_content or ""
                 # Adjacent text nodes (left by a removed <script>) read back as one:
                 # escape them as one, or "&co" + "py;" would read back as "&copy;".
-                while child.next is not None and child.next.tag == "-text":
-                    child = child.next
-                    text += child.text_content or ""
-                frame[0] = child.next
+                while following is not None and following.tag == "-text":
+                    text += following.text_content or ""
+                    following = following.next
+                frame[0] = following
                 if frame[3]:
                     out.append(delete_c0(text) if self.final else text)
                 else:
                     text = escape_text(text, final=self.final)
                     out.append(text.replace("\n", "&#10;") if frame[4] else text)
                 continue
-            frame[0] = child.next
+            frame[0] = following
             if tag == "-comment":
                 comment = child.html or "<!---->"  # comment data verbatim
                 out.append(delete_c0(comment) if self.final else comment)
             elif child.is_element_node:
-                self._element(child, tag or "", child_namespace(frame[1], frame[2], tag or ""), frame[4], out, stack)
+                name = tag or ""
+                if frame[1] == HTML or frame[2] is None:  # inline: nearly every element
+                    namespace = SVG if name == "svg" else MATHML if name == "math" else HTML
+                else:
+                    namespace = child_namespace(frame[1], frame[2], name)
+                self._element(child, name, namespace, frame[4], out, stack)
         return out
 
     def _element(

@@ -8,11 +8,11 @@ its own stack, not recursion, so that no nesting depth can stop it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from selectolax.lexbor import LexborNode
 
-from crawler.hexo.namespaces import HTML, child_namespace
+from crawler.hexo.namespaces import HTML, MATHML, SVG, child_namespace
 
 # visit(element, namespace) -> True: remove the element with everything inside it.
 Visit = Callable[[LexborNode, str], bool]
@@ -28,15 +28,6 @@ def template_content(template: LexborNode) -> LexborNode | None:
     return None
 
 
-def _children(node: LexborNode, comments: bool) -> Iterator[LexborNode]:
-    """The element children of node, and its comments too when ``comments``."""
-    child = node.first_child
-    while child is not None:
-        if child.is_element_node or (comments and child.is_comment_node):
-            yield child
-        child = child.next
-
-
 def prune(root: LexborNode, visit: Visit, comment_visit: CommentVisit | None = None) -> int:
     """Visit every element (and, with ``comment_visit``, every comment) below root;
     remove those marked.  Returns how many."""
@@ -46,18 +37,25 @@ def prune(root: LexborNode, visit: Visit, comment_visit: CommentVisit | None = N
     while stack:
         parent, parent_namespace = stack.pop()
         context = parent if parent_namespace is not None else None
-        for element in _children(parent, comment_visit is not None):
-            if not element.is_element_node:
-                if comment_visit is not None and comment_visit(element):
-                    doomed.append(element)
+        element = parent.first_child
+        while element is not None:
+            node, element = element, element.next  # .next makes a new object: read once
+            if not node.is_element_node:
+                if comment_visit is not None and node.is_comment_node and comment_visit(node):
+                    doomed.append(node)
                 continue
-            namespace = child_namespace(parent_namespace or HTML, context, element.tag or "")
-            if visit(element, namespace):
-                doomed.append(element)
+            tag = node.tag or ""
+            # The HTML case inline (nearly every element); foreign content asks namespaces.
+            if parent_namespace is None or parent_namespace == HTML:
+                namespace = SVG if tag == "svg" else MATHML if tag == "math" else HTML
+            else:
+                namespace = child_namespace(parent_namespace, context, tag)
+            if visit(node, namespace):
+                doomed.append(node)
                 continue
-            stack.append((element, namespace))
-            if namespace == HTML and element.tag == "template":
-                content = template_content(element)
+            stack.append((node, namespace))
+            if namespace == HTML and tag == "template":
+                content = template_content(node)
                 if content is not None:
                     stack.append((content, None))
     for element in doomed:  # none is inside another: a doomed element is not descended
