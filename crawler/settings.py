@@ -40,6 +40,7 @@ SINA_CLUSTER = "sina-finance-hexo"  # the cluster's name: one coordinator per na
 SINA_HOST_RATE = 4.0  # requests per second per host, every process of the cluster together
 SINA_WORKER_WAIT = 60  # seconds a worker waits for a coordinator before it stops
 SINA_LOCK_WAIT = 60  # seconds a run waits for another run on the same posts folder
+SINA_STOP_GRACE = 5.0  # seconds the downloads in flight get to end once a stop (SIGTERM, SIGINT) begins
 SINA_STATS_FILE = None  # a path: the final stats of each run are written there as JSON
 
 ITEM_PIPELINES = {

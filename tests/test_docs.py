@@ -24,7 +24,7 @@ NOT_SET_HEADING = "## Not in crawler/settings.py"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 CRAWL_COMMAND = "scripts/setup.sh && .venv/bin/scrapy crawl sina_finance"
-TEST_COMMAND = "scripts/setup.sh && .venv/bin/python -m pytest"
+TEST_COMMAND = "scripts/setup.sh && .venv/bin/python -m pytest -n 2 --dist loadfile"
 FIRST_SCREEN = 40  # lines
 README_MOST_LINES = 150
 

@@ -1,9 +1,9 @@
 """End to end: a burst of 429s with Retry-After holds the whole host, not one request.
 
 The real spider crawls 24 articles on finance.sina.com.cn through the replay proxy.  The
-host answers the first 4 article requests with ``429`` and ``Retry-After: 2``, then the page.
+host answers the first 4 article requests with ``429`` and ``Retry-After: 1``, then the page.
 The proxy notes when each request to the host arrived (``time.monotonic()``, the proxy runs
-in this process).  No request may arrive sooner than 2 s (less a small tolerance) after a
+in this process).  No request may arrive sooner than 1 s (less a small tolerance) after a
 429 was sent; afterwards the spacing decays back toward the configured delay (counted: the
 crawl's end holds more requests in as long a stretch as its start after the hold).  The same
 scenario with the rule this project had before (one request slept in process_response,
@@ -47,7 +47,7 @@ SEED = corpus_case("seed-haiguan")
 HOST = "https://finance.sina.com.cn/"
 ARTICLES = 24
 BURST = 4  # article requests answered 429
-RETRY_AFTER = 2.0
+RETRY_AFTER = 1.0  # the hold is what is measured, not its length: short keeps the suite short
 TOLERANCE = 0.05  # clocks and scheduling; the rule itself waits a random delay more
 SETTINGS = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "1",  # see the module docstring
@@ -223,6 +223,6 @@ def test_the_old_per_request_sleep_breaks_the_hold(tmp_path: Path) -> None:
     assert sum(arrival.status == 429 for arrival in arrivals) == BURST
     too_soon = _too_soon(arrivals)
     print("  arrivals within Retry-After of a 429:", len(too_soon), [f"{after:.2f}" for after, _ in too_soon[:8]])
-    assert len(too_soon) >= BURST, "other requests kept arriving within the 2 s window"
+    assert len(too_soon) >= BURST, "other requests kept arriving within the 1 s window"
     with pytest.raises(AssertionError):
         _check_a_full_crawl(result, arrivals, tmp_path)

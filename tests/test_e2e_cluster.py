@@ -30,7 +30,16 @@ import redis
 
 from crawler.cluster.protocol import ClusterKeys
 from tests.conftest import CASES
-from tests.support.crawl import CrawlResult, files_under, finished_crawl, run_crawl, start_crawl
+from tests.support.crawl import (
+    CrawlResult,
+    count_posts,
+    end_process,
+    files_under,
+    finished_crawl,
+    run_crawl,
+    running_crawl,
+    start_crawl,
+)
 from tests.support.replay_proxy import ReplayProxy, RollApi, busiest_window
 from tests.support.synthetic import LID, PAGEID, synthetic_articles
 
@@ -76,18 +85,21 @@ def _workers(
     proxy: ReplayProxy, work: Path, count: int, settings: dict[str, str]
 ) -> Iterator[list[subprocess.Popen[str]]]:
     """``count`` workers, started and waiting for work (their heartbeat is in Redis)."""
-    processes = [
-        start_crawl(proxy.url, work / f"worker{n}", spider="sina_finance_worker", settings=settings)
-        for n in range(count)
-    ]
+    processes: list[subprocess.Popen[str]] = []
     keys, client = ClusterKeys(settings["SINA_CLUSTER"]), _client(settings["SINA_REDIS_URL"])
     try:
+        for n in range(count):
+            processes.append(
+                start_crawl(proxy.url, work / f"worker{n}", spider="sina_finance_worker", settings=settings)
+            )
         _wait_until(lambda: len(list(client.scan_iter(match=keys.workers))) >= count, f"{count} workers up")
         yield processes
-    finally:
-        for process in processes:
+        for process in processes:  # the coordinator is done: they stop on their own
             if process.poll() is None:
                 process.wait(timeout=WAIT)
+    finally:  # a test that failed (or a worker that hung) leaves no process behind
+        for process in processes:
+            end_process(process)
 
 
 def _article_fetches(proxy: ReplayProxy) -> Counter[str]:
@@ -172,17 +184,19 @@ def test_workers_parse_as_the_coordinator_is_configured(redis_url: str, tmp_path
     worker_settings = {**settings, "SINA_BROWSER_EXECUTABLE": str(tmp_path / "no-chromium")}
     with ReplayProxy() as proxy:
         _serve(proxy, 0, delay=0.3, with_corpus=True)
-        worker = start_crawl(
+        with running_crawl(
             proxy.url,
             tmp_path / "worker0",
             "sections=page-china",
             spider="sina_finance_worker",
             settings=worker_settings,
-        )
-        keys, client = ClusterKeys("sample"), _client(redis_url)
-        _wait_until(lambda: list(client.scan_iter(match=keys.workers)), "the worker up")
-        result = run_crawl(proxy.url, tmp_path / "c", "sections=china", settings={**settings, "HEXO_BODY": "sample"})
-        answered = finished_crawl(worker, tmp_path / "worker0", timeout=WAIT)
+        ) as worker:
+            keys, client = ClusterKeys("sample"), _client(redis_url)
+            _wait_until(lambda: list(client.scan_iter(match=keys.workers)), "the worker up")
+            result = run_crawl(
+                proxy.url, tmp_path / "c", "sections=china", settings={**settings, "HEXO_BODY": "sample"}
+            )
+            answered = finished_crawl(worker, tmp_path / "worker0", timeout=WAIT)
     assert result.returncode == 0, result.log[-3000:]
     assert answered.returncode == 0 and answered.stat("sina/cluster/answers") > 0, answered.log[-3000:]
     posts = files_under(tmp_path / "c" / "posts")
@@ -210,10 +224,12 @@ def test_a_worker_killed_mid_run_loses_no_post(redis_url: str, tmp_path: Path) -
     keys, client = ClusterKeys("killed"), _client(redis_url)
     with ReplayProxy() as proxy:
         pages = _serve(proxy, 120, delay=0.3)
-        with _workers(proxy, tmp_path, 2, settings) as processes:
-            coordinator = start_crawl(
+        with (
+            _workers(proxy, tmp_path, 2, settings) as processes,
+            running_crawl(
                 proxy.url, tmp_path / "coordinator", "sections=china", f"pages={pages}", settings=settings
-            )
+            ) as coordinator,
+        ):
             victim = processes[0]
             heartbeat = _wait_until(
                 lambda: [
@@ -222,9 +238,10 @@ def test_a_worker_killed_mid_run_loses_no_post(redis_url: str, tmp_path: Path) -
                 "the victim's heartbeat",
             )[0]
             posts = tmp_path / "coordinator" / "posts"
-            _wait_until(lambda: len(files_under(posts)) >= 30, "30 posts written")  # mid-run
+            # Polled while the coordinator writes: posts only, its temporary files come and go.
+            _wait_until(lambda: count_posts(posts) >= 30, "30 posts written")  # mid-run
             held = _wait_until(lambda: int(client.get(heartbeat) or 0), "the victim holding articles")
-            written = len(files_under(posts))
+            written = count_posts(posts)
             for pid in reversed(_process_tree(victim.pid)):  # the machine is gone: its parse worker too
                 os.kill(pid, signal.SIGKILL)
             result = finished_crawl(coordinator, tmp_path / "coordinator", timeout=120)
@@ -285,10 +302,10 @@ def test_a_second_coordinator_on_the_cluster_stops_with_cluster_locked(redis_url
     with ReplayProxy() as proxy:
         pages = _serve(proxy, 5, delay=1.0)
         args = ("sections=china", f"pages={pages}")
-        first = start_crawl(proxy.url, tmp_path / "first", *args, settings=settings)
-        _wait_until(lambda: client.exists(ClusterKeys("locked").coordinator), "the first coordinator's lease")
-        second = run_crawl(proxy.url, tmp_path / "second", *args, settings=settings)
-        first_result = finished_crawl(first, tmp_path / "first")
+        with running_crawl(proxy.url, tmp_path / "first", *args, settings=settings) as first:
+            _wait_until(lambda: client.exists(ClusterKeys("locked").coordinator), "the first coordinator's lease")
+            second = run_crawl(proxy.url, tmp_path / "second", *args, settings=settings)
+            first_result = finished_crawl(first, tmp_path / "first")
     assert second.returncode == 1
     assert second.stats["finish_reason"] == "cluster_locked"
     assert "another coordinator holds cluster 'locked'" in second.log

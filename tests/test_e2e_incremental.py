@@ -105,16 +105,17 @@ def test_paging_stops_at_a_page_of_known_articles(tmp_path: Path) -> None:
         for item in items:
             proxy.add(item["url"], SEED.page)
         api = RollApi({("155", "1686"): items}).install(proxy)
-        run_crawl(proxy.url, tmp_path, "sections=china", "pages=5")
+        fast = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0"}  # paging is tested, not the pace
+        run_crawl(proxy.url, tmp_path, "sections=china", "pages=5", settings=fast)
         newer = [_article(f"eeeeeee{n:07d}", f"新{n}", 1790000600 + n) for n in range(10)]
         for item in newer:
             proxy.add(item["url"], SEED.page)
         api.listings[("155", "1686")] = newer + items
         proxy.reset_log()
-        second = run_crawl(proxy.url, tmp_path, "sections=china", "pages=5")
+        second = run_crawl(proxy.url, tmp_path, "sections=china", "pages=5", settings=fast)
         second_api = [url for url in proxy.urls() if url.startswith(ROLL)]
         proxy.reset_log()
-        third = run_crawl(proxy.url, tmp_path, "sections=china", "pages=5")
+        third = run_crawl(proxy.url, tmp_path, "sections=china", "pages=5", settings=fast)
         third_api = [url for url in proxy.urls() if url.startswith(ROLL)]
         third_articles = _article_requests(proxy)
     assert second.stat("sina/posts/new") == 10

@@ -17,7 +17,7 @@ import pytest
 
 from crawler.storage.locking import LOCK_NAME, PostsFolderLock
 from tests.conftest import corpus_case
-from tests.support.crawl import REPO, CrawlResult, files_under, finished_crawl, run_crawl, scrapy_command, start_crawl
+from tests.support.crawl import REPO, CrawlResult, files_under, finished_crawl, run_crawl, running_crawl, scrapy_command
 from tests.support.replay_proxy import DEFAULT_CONTENT_TYPE, ProxyResponse, ReplayProxy, serve_corpus
 from tests.support.settings import output_settings
 
@@ -107,19 +107,19 @@ def test_a_crawl_turned_away_names_the_crawl_that_holds_the_folder(tmp_path: Pat
             SEED.https_url,
             lambda request: ProxyResponse(200, SEED.page, {"Content-Type": DEFAULT_CONTENT_TYPE}, hold=answer),
         )
-        first = start_crawl(proxy.url, tmp_path / "first", "sections=china", settings=posts)
-        try:
-            deadline = time.monotonic() + HANG_GUARD
-            while proxy.count(SEED.https_url) == 0:  # the first is at its article: it holds the lock
-                assert first.poll() is None, "the first crawl ended before its article"
-                assert time.monotonic() < deadline, "the first crawl never asked for its article"
-                time.sleep(0.05)
-            second = run_crawl(
-                proxy.url, tmp_path / "second", "sections=china", settings={**posts, "SINA_LOCK_WAIT": "0.5"}
-            )
-        finally:
-            answer.set()
-        first_result = finished_crawl(first, tmp_path / "first")
+        with running_crawl(proxy.url, tmp_path / "first", "sections=china", settings=posts) as first:
+            try:
+                deadline = time.monotonic() + HANG_GUARD
+                while proxy.count(SEED.https_url) == 0:  # the first is at its article: it holds the lock
+                    assert first.poll() is None, "the first crawl ended before its article"
+                    assert time.monotonic() < deadline, "the first crawl never asked for its article"
+                    time.sleep(0.05)
+                second = run_crawl(
+                    proxy.url, tmp_path / "second", "sections=china", settings={**posts, "SINA_LOCK_WAIT": "0.5"}
+                )
+            finally:
+                answer.set()
+            first_result = finished_crawl(first, tmp_path / "first")
     assert second.returncode == 1 and second.stats["finish_reason"] == "posts_dir_locked"
     holder = f"held by PID {first.pid}: {Path(sys.executable).name} -m scrapy crawl sina_finance -a sections=china -s "
     (line,) = [line for line in second.log.splitlines() if "Not crawling" in line]

@@ -119,7 +119,7 @@ def test_retries_back_off_and_honour_retry_after(tmp_path: Path) -> None:
     """The host's answers, in arrival order whatever the URL: 503 with Retry-After: 1, then
     429, 429, then pages.  Each failure holds the whole host (both articles): the next
     request to it, for either article, waits Retry-After, then base * 2**n for the n-th
-    consecutive failure (RETRY_BACKOFF_BASE 0.4: 0.8 s, 1.6 s)."""
+    consecutive failure (RETRY_BACKOFF_BASE 0.2: 0.4 s, 0.8 s)."""
     arrivals: list[float] = []
     answers = [ProxyResponse(503, b"busy", {"Retry-After": "1"}), ProxyResponse(429, b"slow down")]
     answers.append(ProxyResponse(429, b"slow down"))
@@ -136,17 +136,17 @@ def test_retries_back_off_and_honour_retry_after(tmp_path: Path) -> None:
         proxy.add_handler(other["url"], host)
         RollApi({("155", "1686"): [SEED.item, other]}).install(proxy)
         # One transfer at a time: no request is on the wire when a failure is answered.
-        settings = {"RETRY_BACKOFF_BASE": "0.4", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
+        settings = {"RETRY_BACKOFF_BASE": "0.2", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
         result = run_crawl(proxy.url, tmp_path, "sections=china", settings=settings)
     assert result.returncode == 0
     assert files_under(tmp_path / "posts")[SEED.expected_path] == SEED.expected
     assert len(arrivals) == 5, "two articles, three failures"
     gaps = [arrivals[n + 1] - arrivals[n] for n in range(len(arrivals) - 1)]
     assert gaps[0] >= 0.95, "Retry-After: 1 was honoured for the host"
-    assert gaps[1] >= 0.8 and gaps[2] >= 1.6, "the pauses grow with consecutive failures: 0.8 s, then 1.6 s"
+    assert gaps[1] >= 0.4 and gaps[2] >= 0.8, "the pauses grow with consecutive failures: 0.4 s, then 0.8 s"
     assert result.stat("retry/count") == 3
     assert result.stat("sina/posts/new") == 2
-    assert float(result.stats["sina/retry/backoff_seconds"]) >= 1 + 0.8 + 1.6
+    assert float(result.stats["sina/retry/backoff_seconds"]) >= 1 + 0.4 + 0.8
 
 
 def test_per_section_summary_lines(tmp_path: Path) -> None:

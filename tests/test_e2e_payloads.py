@@ -301,7 +301,7 @@ def _audit_all(served: Path, built: dict[str, _Built]) -> dict[str, Published]:
             for b in built.values()
             for page in [*(post.path for post in b.site.posts), *(index.path for index in b.site.indexes)]
         ]
-        audits = audit_pages(base_url, paths, settle_ms=250, concurrency=4)
+        audits = audit_pages(base_url, paths, settle_ms=250, concurrency=6)
     published = {}
     for name, b in built.items():
         prefix = b.root.strip("/")

@@ -44,8 +44,13 @@ def plain_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True, timeout=120)
     python = tmp / "venv" / "bin" / "python"
     source = project_copy(tmp / "src")
+    # --no-compile: the same files, without byte-compiling every package at install (a few
+    # seconds); imports compile what they use.
     done = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", str(source)], capture_output=True, text=True, timeout=600
+        [python, "-m", "pip", "install", "--quiet", "--no-compile", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return python
@@ -117,7 +122,7 @@ def core_scrapyd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
     subprocess.run([sys.executable, "-m", "venv", str(tmp / "server-venv")], check=True, timeout=120)
     python = tmp / "server-venv" / "bin" / "python"
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    done = _in_plain(python, "-m", "pip", "install", "--quiet", "scrapyd", *dependencies, cwd=tmp)
+    done = _in_plain(python, "-m", "pip", "install", "--quiet", "--no-compile", "scrapyd", *dependencies, cwd=tmp)
     assert done.returncode == 0, done.stdout + done.stderr
     assert {"redis", "scrapy_redis"} <= set(_absent(python, tmp)), "scrapyd brought the cluster extra"
     assert _in_plain(python, "-c", "import crawler", cwd=tmp).returncode == 1, "the project is installed"

@@ -241,8 +241,11 @@ def test_a_stopped_command_exits_3_with_its_summary(
     the second abandons the downloads that never answer; the run exits 3."""
     from tests.support.inprocess import CommandProcess
 
-    monkeypatch.setattr(network, "STOP_GRACE", 30.0)  # the second signal, not the grace, ends it
-    process = CommandProcess(_settings(tmp_path, NeverAnswers, ROBOTSTXT_OBEY=False, CONCURRENT_REQUESTS_PER_DOMAIN=1))
+    # SINA_STOP_GRACE long: the second signal, not the grace, ends it.
+    settings = _settings(
+        tmp_path, NeverAnswers, ROBOTSTXT_OBEY=False, CONCURRENT_REQUESTS_PER_DOMAIN=1, SINA_STOP_GRACE=30
+    )
+    process = CommandProcess(settings)
 
     def install(_: object, first: Callable[[int], None], again: Callable[[int], None]) -> None:
         process.loop.call_later(0.3, first, signal.SIGTERM)
@@ -269,10 +272,20 @@ def test_a_stopped_command_exits_3_with_its_summary(
     # then, cannot untrack it (what a real crawl's exit does to it, silently).
     assert all("ExecutionEngine._download" in line for line in abandoned), abandoned
     assert command.exitcode == EXIT_INTERRUPTED
-    assert "Received SIGTERM: stopping once the downloads in flight end" in caplog.text
+    assert "Received SIGTERM: stopping once the downloads in flight end (at most 30 s)" in caplog.text
     assert "Received SIGINT again: stopping now" in caplog.text
     assert "Stopping without 1 download(s) still in flight" in caplog.text
     assert "Run summary: interrupted, 0 listed article(s) not reached" in caplog.text
     assert "Run summary (shutdown): " in caplog.text
     ours = [record for record in caplog.records if record.name.startswith(("crawler", "sina_finance"))]
     assert not [record.getMessage() for record in ours if record.levelno >= logging.WARNING]
+
+
+def test_the_stop_grace_setting_is_checked() -> None:
+    from crawler.config.crawl import Config
+    from crawler.config.errors import ConfigError
+
+    for value in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="SINA_STOP_GRACE"):
+            Config.from_settings(crawl_settings({"SINA_STOP_GRACE": value}))
+    assert Config.from_settings(crawl_settings({"SINA_STOP_GRACE": "1.5"})).stop_grace == 1.5

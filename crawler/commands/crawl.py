@@ -11,7 +11,7 @@ scrapyd users see it:
   what it listed and did not reach is fetched by the next run.
 
 SIGINT and SIGTERM stop the crawl promptly (crawler.downloadermiddlewares.network): the
-spider closes once the downloads in flight end (at most STOP_GRACE seconds), with its run
+spider closes once the downloads in flight end (at most SINA_STOP_GRACE seconds), with its run
 summary; a second signal closes it at once, summary included; a third is Scrapy's forced
 stop."""
 
@@ -28,7 +28,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
-from crawler.downloadermiddlewares.network import SHUTDOWN, STOP_GRACE, CrawlStop
+from crawler.downloadermiddlewares.network import SHUTDOWN, CrawlStop
 from crawler.extensions.runstate import FAILED_RUN_REASONS
 from crawler.extensions.runsummary import TEMPLATE_CHANGED_STAT
 from crawler.scrapy_internals import command_crawler, install_stop_handlers
@@ -62,7 +62,7 @@ class Command(ScrapyCrawlCommand):
             logger.info(
                 "Received %s: stopping once the downloads in flight end (at most %g s); send it again to stop now",
                 signal_name(signum),
-                STOP_GRACE,
+                stop.grace,
             )
             stop.stop(SHUTDOWN)
 

@@ -43,6 +43,7 @@ class Config:
     output: OutputConfig
     parse_workers: int  # SINA_PARSE_WORKERS (auto resolved): worker processes; 0 parses in the crawl's own process
     parse_timeout: float  # SINA_PARSE_TIMEOUT: seconds a worker may spend on one page
+    stop_grace: float  # SINA_STOP_GRACE: seconds the downloads in flight get once a stop begins
     stats_file: Path | None  # SINA_STATS_FILE
     browser_ignore_https_errors: bool  # SINA_BROWSER_IGNORE_HTTPS_ERRORS
     cluster: ClusterConfig | None  # SINA_REDIS_URL unset (None): a crawl on its own
@@ -57,6 +58,7 @@ class Config:
             output=load_output(settings),
             parse_workers=parse_worker_count(setting(settings, "SINA_PARSE_WORKERS")),
             parse_timeout=more_than_zero(settings, "SINA_PARSE_TIMEOUT", "seconds"),
+            stop_grace=more_than_zero(settings, "SINA_STOP_GRACE", "seconds"),
             stats_file=Path(stats_file).expanduser().absolute() if stats_file else None,
             browser_ignore_https_errors=settings.getbool("SINA_BROWSER_IGNORE_HTTPS_ERRORS"),
             cluster=load_cluster(settings),

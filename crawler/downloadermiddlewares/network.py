@@ -18,7 +18,7 @@ Invariants:
 - **A stop is prompt**: once a stop begins (``CrawlStop.stop``), no request reaches the
   downloader any more, those waiting in its slots (behind a delay or a backoff hold) are
   dropped with StopRequested, retries are not made, and the spider closes as soon as the
-  downloads in flight end; after STOP_GRACE seconds, or at a second signal, it closes
+  downloads in flight end; after SINA_STOP_GRACE seconds, or at a second signal, it closes
   without them (crawler.scrapy_internals.abandon_in_progress).  A dropped request is left
   for the next run: the spider's errbacks count nothing for it (crawler.admission: a run
   that did not finish records no ``pages_done``, and an article never answered has no state
@@ -47,6 +47,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
+from crawler.config.crawl import Config
 from crawler.scrapy_internals import TunnelError, abandon_in_progress, drop_queued_downloads, running_engine
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ UNREACHABLE_AFTER = 3
 #: ...or this many hosts failed so: a silent firewall times every host out at once, and a
 #: third attempt would come only one DOWNLOAD_TIMEOUT later.
 UNREACHABLE_HOSTS = 2
-#: Seconds the downloads in flight get to end once a stop begins.
-STOP_GRACE = 5.0
 #: The finish reason of a crawl stopped by a signal (Scrapy's own name for it).
 SHUTDOWN = "shutdown"
 
@@ -92,9 +91,14 @@ class CrawlStop:
     def stopping(self) -> bool:
         return self.reason is not None
 
+    @property
+    def grace(self) -> float:
+        """Seconds the downloads in flight get to end once the stop begins (SINA_STOP_GRACE)."""
+        return Config.of(self.crawler).stop_grace
+
     def stop(self, reason: str) -> None:
         """Close the spider with ``reason`` as soon as the downloads in flight end (at most
-        STOP_GRACE seconds); a second call closes it without waiting for them."""
+        SINA_STOP_GRACE seconds); a second call closes it without waiting for them."""
         if self.reason is not None:
             self.abandon()
             return
@@ -110,7 +114,7 @@ class CrawlStop:
             deferred_from_coro(self.crawler.stop_async())
         else:
             deferred_from_coro(engine.close_spider_async(reason=reason))
-        asyncio.get_event_loop().call_later(STOP_GRACE, self.abandon)
+        asyncio.get_event_loop().call_later(self.grace, self.abandon)
 
     def abandon(self) -> None:
         """Close without the downloads still in flight (their answers are not waited for)."""

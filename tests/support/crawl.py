@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,31 @@ def start_crawl(
         return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
+@contextmanager
+def running_crawl(
+    proxy_url: str,
+    work: Path,
+    *spider_args: str,
+    spider: str = "sina_finance",
+    settings: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[str]]:
+    """``start_crawl`` for a ``with`` block: a crawl still running when the block ends
+    (the test failed before ``finished_crawl``) is killed and reaped, never left behind
+    to warn or to disturb the next test."""
+    process = start_crawl(proxy_url, work, *spider_args, spider=spider, settings=settings)
+    try:
+        yield process
+    finally:
+        end_process(process)
+
+
+def end_process(process: subprocess.Popen[str]) -> None:
+    """Kill ``process`` if it still runs, and reap it."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
 def finished_crawl(process: subprocess.Popen[str], work: Path, timeout: float = 180) -> CrawlResult:
     """What a crawl from start_crawl left, once it has exited (killed after ``timeout`` s)."""
     try:
@@ -144,7 +171,9 @@ def finished_crawl(process: subprocess.Popen[str], work: Path, timeout: float = 
 
 def files_under(root: Path) -> dict[str, bytes]:
     """Every file under root (relative POSIX path -> bytes), temporary ones included,
-    but for the crawler's lock file at the top (checked on its own)."""
+    but for the crawler's lock file at the top (checked on its own).  Strict: for a tree
+    no crawl is writing any more (a file renamed away while it is read is an error);
+    ``count_posts`` is the one to poll a running crawl with."""
     if not root.exists():
         return {}
     return {
@@ -152,3 +181,11 @@ def files_under(root: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*"))
         if path.is_file() and path.relative_to(root).as_posix() != LOCK_NAME
     }
+
+
+def count_posts(root: Path) -> int:
+    """How many posts (``.md`` files, hidden ones and temporary files aside) are under
+    root now: safe to poll while a crawl writes, renames and removes files there."""
+    return sum(
+        1 for _, _, names in os.walk(root) for name in names if name.endswith(".md") and not name.startswith(".")
+    )
