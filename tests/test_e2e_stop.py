@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-import copy
-import os
 import signal
 import socket
 import subprocess
@@ -33,8 +31,9 @@ import pytest
 from crawler import settings as project_settings
 from crawler.storage.files import TEMP_FOLDER
 from tests.conftest import CASES
-from tests.support.crawl import REPO, CrawlResult, crawl_command, crawl_result, files_under, run_crawl
+from tests.support.crawl import REPO, CrawlResult, count_posts, crawl_command, crawl_result, files_under, run_crawl
 from tests.support.replay_proxy import ProxyRequest, ProxyResponse, ReplayProxy, RollApi
+from tests.support.synthetic import LID, PAGEID, synthetic_articles
 
 pytestmark = pytest.mark.e2e
 
@@ -135,9 +134,8 @@ def test_once_a_host_answered_connection_failures_are_retried_as_before(tmp_path
     """The check ends at the first HTTP response: the roll API answers (through the proxy),
     then every article's name fails to resolve.  Those are retried and skipped as before
     (dns_error), and the run ends as one whose articles all failed, not network_unreachable."""
-    items = _articles(3)
     with ReplayProxy() as proxy:
-        _serve(proxy, items, None)
+        items = _serve(proxy, 3, None)
         result = run_crawl(
             proxy.url,
             tmp_path,
@@ -165,26 +163,6 @@ SPIDER_ARGS = ("sections=china", "pages=2")  # two roll pages of 50: 60 items
 FAST = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0.01"}
 
 
-def _articles(count: int) -> list[dict[str, Any]]:
-    items = []
-    for number in range(count):
-        case = CASES[number % len(CASES)]
-        publishid = f"stoptst{number:07d}"
-        when = str(1790000000 - number * 60)
-        item = copy.deepcopy(case.item)
-        item.update(
-            url=f"https://finance.sina.com.cn/roll/2026-09-28/doc-i{publishid}.shtml",
-            title=f"停止测试文章{number:03d}",
-            ctime=when,
-            intime=when,
-            mtime=when,
-        )
-        item["docid"] = f"comos:{publishid}"
-        item["_page"] = case.page
-        items.append(item)
-    return items
-
-
 class _Gate:
     """Answers the first ``answers`` article pages; holds the others until ``release``."""
 
@@ -205,22 +183,18 @@ class _Gate:
             return self.released
 
 
-def _serve(proxy: ReplayProxy, items: list[dict[str, Any]], held: _Gate | None) -> None:
-    listed = []
-    for item in items:
-        page = item["_page"]
+def _serve(proxy: ReplayProxy, count: int, held: _Gate | None) -> list[dict[str, Any]]:
+    """``count`` synthetic articles and their listing; returns the roll-API items."""
+    items, pages = synthetic_articles(list(CASES), count)
+    for url, page in pages:
 
         def answer(request: ProxyRequest, page: bytes = page) -> ProxyResponse:
             headers = {"Content-Type": "text/html; charset=utf-8"}
             return ProxyResponse(200, page, headers, hold=None if held is None else held.hold())
 
-        proxy.add_handler(item["url"], answer)
-        listed.append({key: value for key, value in item.items() if key != "_page"})
-    RollApi({("155", "1686"): listed}).install(proxy)
-
-
-def _count_posts(posts: Path) -> int:
-    return sum(1 for _, _, names in os.walk(posts) for name in names if name.endswith(".md") and name[0] != ".")
+        proxy.add_handler(url, answer)
+    RollApi({(PAGEID, LID): items}).install(proxy)
+    return items
 
 
 def _start(proxy_url: str, work: Path, grace: float) -> subprocess.Popen[str]:
@@ -237,7 +211,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The posts of the same crawl never stopped (every page answered): one for every case."""
     reference = tmp_path_factory.mktemp("uninterrupted")
     with ReplayProxy() as proxy:
-        _serve(proxy, _articles(ARTICLES), None)
+        _serve(proxy, ARTICLES, None)
         result = run_crawl(proxy.url, reference, *SPIDER_ARGS, settings=FAST)
     assert result.returncode == 0, result.log[-3000:]
     return files_under(reference / "posts")
@@ -268,17 +242,16 @@ def test_a_signal_stops_the_crawl_promptly_and_the_next_run_completes_it(
     limit: float,
     answered_after_signal: bool,
 ) -> None:
-    items = _articles(ARTICLES)
     work = tmp_path / "stopped"
     gate = _Gate(ANSWERED)
     with ReplayProxy() as proxy:
-        _serve(proxy, items, gate)
+        _serve(proxy, ARTICLES, gate)
         process = _start(proxy.url, work, grace)
         try:
             deadline = time.monotonic() + 120
             # Mid-crawl, with downloads on the wire: the first posts can be written before
             # any held page is asked for.
-            while _count_posts(work / "posts") < ANSWERED // 2 or not gate.held:
+            while count_posts(work / "posts") < ANSWERED // 2 or not gate.held:
                 assert process.poll() is None, f"the crawl ended (rc {process.returncode}) before the signal"
                 assert time.monotonic() < deadline, "no post written in 120 s"
                 time.sleep(0.01)
@@ -305,7 +278,7 @@ def test_a_signal_stops_the_crawl_promptly_and_the_next_run_completes_it(
         stopped = crawl_result(work, process.returncode, output)
         (work / "crawl.log").rename(work / "stopped.log")  # kept for a look; the next run logs anew
         temporary = sorted(path.name for path in (work / "posts" / TEMP_FOLDER).glob("*"))
-        written_at_stop = _count_posts(work / "posts")
+        written_at_stop = count_posts(work / "posts")
         gate.left = None  # from here on, every page is answered
         again = run_crawl(proxy.url, work, *SPIDER_ARGS, settings=FAST)
 

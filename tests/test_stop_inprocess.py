@@ -103,14 +103,20 @@ def test_the_watch_clears_the_host_of_a_connection_failure_only_until_an_answer(
 # --- the middleware: count, then stop -------------------------------------------------------
 
 
-def test_the_third_connection_failure_without_an_answer_stops_the_crawl(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _checking(monkeypatch: pytest.MonkeyPatch) -> tuple[Crawler, NetworkCheckMiddleware, list[str]]:
+    """A crawl's network check whose stops are recorded (the reasons) instead of made."""
     crawler = get_crawler(Spider)
     stops: list[str] = []
     monkeypatch.setattr(CrawlStop, "stop", lambda self, reason: stops.append(reason))
     middleware = NetworkCheckMiddleware.from_crawler(crawler)
     crawler.stats.open_spider()
+    return crawler, middleware, stops
+
+
+def test_the_third_connection_failure_without_an_answer_stops_the_crawl(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crawler, middleware, stops = _checking(monkeypatch)
     for _ in range(network.UNREACHABLE_AFTER - 1):
         middleware.process_exception(_request(), CannotResolveHostError("no"))
     middleware.process_exception(_request(), ValueError("a bug"))  # not counted
@@ -129,11 +135,7 @@ def test_timeouts_on_two_hosts_before_any_answer_stop_the_crawl(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A firewall that drops packets: every host times out at once; the second host stops it."""
-    crawler = get_crawler(Spider)
-    stops: list[str] = []
-    monkeypatch.setattr(CrawlStop, "stop", lambda self, reason: stops.append(reason))
-    middleware = NetworkCheckMiddleware.from_crawler(crawler)
-    crawler.stats.open_spider()
+    _, middleware, stops = _checking(monkeypatch)
     middleware.process_exception(Request(FEED, meta={"download_timeout": 30}), DownloadTimeoutError("slow"))
     assert stops == []
     with caplog.at_level(logging.INFO), pytest.raises(StopRequested):

@@ -15,22 +15,9 @@
 
 const fs = require('fs');
 const path = require('path');
-const { byName, failer, makeSite, postSource, recordLog } = require('./site');
+const { byName, failer, listFiles, makeSite, postSource, recordLog } = require('./site');
 
 const fail = failer('asset_paths.js');
-
-function listFiles(dir) {
-  const found = [];
-  const walk = (abs, rel) => {
-    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
-      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(path.join(abs, entry.name), relPath);
-      else found.push(relPath);
-    }
-  };
-  walk(dir, '');
-  return found.sort(byName);
-}
 
 async function main() {
   const [postsDirArg, rule, root] = process.argv.slice(2);

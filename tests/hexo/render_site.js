@@ -41,7 +41,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { NODE_MODULES, byName, failer, listMarkdown, makeSite, postSource, recordLog } = require('./site');
+const { NODE_MODULES, byName, failer, listFiles, listMarkdown, makeSite, postSource, recordLog } = require('./site');
 
 const THEME = 'landscape';
 const REQUIRED = [
@@ -146,20 +146,6 @@ function parseArgs(argv) {
   return { postsDir: path.resolve(positional[0]), outDir: path.resolve(positional[1]), ...opts };
 }
 
-// Every file under dir, as paths relative to it with forward slashes.
-function listFiles(dir) {
-  const found = [];
-  const walk = (abs, rel) => {
-    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
-      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(path.join(abs, entry.name), relPath);
-      else found.push(relPath);
-    }
-  };
-  if (fs.existsSync(dir)) walk(dir, '');
-  return found;
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!args) {
@@ -186,7 +172,7 @@ async function main() {
   const Hexo = require('hexo');
   const files = listMarkdown(postsDir);
   // With post asset folders, the files beside the posts (their images) are copied too.
-  const copied = args.postAssetFolder ? listFiles(postsDir).sort(byName) : files;
+  const copied = args.postAssetFolder ? listFiles(postsDir) : files;
   const base = makeSite(postsDir, copied, siteConfig(args), 'hexo-render-site-');
   try {
     const hexo = new Hexo(base, { silent: true });

@@ -1,4 +1,4 @@
-// What load_posts.js and render_site.js share: a throwaway Hexo site holding copies of
+// What load_posts.js, render_site.js and asset_paths.js share: a throwaway Hexo site holding copies of
 // a folder's posts, and Hexo's log turned into errors that fail the run.
 'use strict';
 
@@ -19,6 +19,21 @@ function failer(script) {
 
 function byName(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Every file under dir (none when it does not exist), as paths relative to it with
+// forward slashes, sorted.
+function listFiles(dir) {
+  const found = [];
+  const walk = (abs, rel) => {
+    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(path.join(abs, entry.name), relPath);
+      else found.push(relPath);
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir, '');
+  return found.sort(byName);
 }
 
 // Every *.md under root, as paths relative to it with forward slashes, sorted.
@@ -109,6 +124,7 @@ module.exports = {
   NODE_MODULES,
   byName,
   failer,
+  listFiles,
   listMarkdown,
   makeSite,
   notLoaded,
