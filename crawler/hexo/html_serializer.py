@@ -16,7 +16,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborNode
 
-from crawler.hexo.namespaces import HTML, MATHML, SVG, child_namespace
+from crawler.hexo.namespaces import HTML, SVG, child_namespace, in_html_context
 from crawler.hexo.tree_walk import template_content
 
 # dom-serializer's list, which produced the sample posts (no end tag, no slash).
@@ -260,8 +260,8 @@ class TreeSerializer:
                 out.append(delete_c0(comment) if self.final else comment)
             elif child.is_element_node:
                 name = tag or ""
-                if frame[1] == HTML or frame[2] is None:  # inline: nearly every element
-                    namespace = SVG if name == "svg" else MATHML if name == "math" else HTML
+                if frame[1] == HTML or frame[2] is None:  # nearly every element: the short way
+                    namespace = in_html_context(name)
                 else:
                     namespace = child_namespace(frame[1], frame[2], name)
                 self._element(child, name, namespace, frame[4], out, stack)

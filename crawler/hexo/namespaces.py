@@ -28,7 +28,7 @@ _MATHML_TEXT_CHILDREN = frozenset({"mglyph", "malignmark"})  # stay MathML in mi
 _HTML_ENCODINGS = frozenset({"text/html", "application/xhtml+xml"})
 
 
-def _in_html_context(tag: str) -> str:
+def in_html_context(tag: str) -> str:
     """An element started where the tree builder follows the HTML rules."""
     if tag == "svg":
         return SVG
@@ -41,19 +41,19 @@ def child_namespace(parent_namespace: str, parent: LexborNode | None, child_tag:
     """The namespace of an element named ``child_tag`` whose parent is ``parent``
     (None: the document, a fragment or a template's content, all HTML contexts)."""
     if parent is None or parent_namespace == HTML:
-        return _in_html_context(child_tag)
+        return in_html_context(child_tag)
     parent_tag = parent.tag
     if parent_namespace == SVG:
         if parent_tag in SVG_HTML_INTEGRATION_POINTS:
-            return _in_html_context(child_tag)
+            return in_html_context(child_tag)
         return SVG
     # MathML
     if parent_tag in MATHML_TEXT_INTEGRATION_POINTS and child_tag not in _MATHML_TEXT_CHILDREN:
-        return _in_html_context(child_tag)
+        return in_html_context(child_tag)
     if parent_tag == "annotation-xml":
         if child_tag == "svg":
             return SVG
         encoding = (parent.attributes.get("encoding") or "").lower()
         if encoding in _HTML_ENCODINGS:
-            return _in_html_context(child_tag)
+            return in_html_context(child_tag)
     return MATHML

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from selectolax.lexbor import LexborNode
 
-from crawler.hexo.namespaces import HTML, MATHML, SVG, child_namespace
+from crawler.hexo.namespaces import HTML, child_namespace, in_html_context
 
 # visit(element, namespace) -> True: remove the element with everything inside it.
 Visit = Callable[[LexborNode, str], bool]
@@ -45,9 +45,9 @@ def prune(root: LexborNode, visit: Visit, comment_visit: CommentVisit | None = N
                     doomed.append(node)
                 continue
             tag = node.tag or ""
-            # The HTML case inline (nearly every element); foreign content asks namespaces.
+            # Nearly every element is in an HTML context: the short way.
             if parent_namespace is None or parent_namespace == HTML:
-                namespace = SVG if tag == "svg" else MATHML if tag == "math" else HTML
+                namespace = in_html_context(tag)
             else:
                 namespace = child_namespace(parent_namespace, context, tag)
             if visit(node, namespace):
